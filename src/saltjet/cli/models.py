@@ -1,0 +1,34 @@
+"""`saltjet models`: list the registered taggers with their parameter counts and a forward-pass check."""
+
+from __future__ import annotations
+
+import argparse
+
+from saltjet.cli import positive_int
+
+HELP = "list the registered models: parameters and output shape of a forward pass on random jets"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n-particles", type=positive_int, default=150, help="particle slots n (default 150)")
+    p.add_argument("--n-features", type=positive_int, default=3, help="input features F (default 3)")
+    p.add_argument("--n-classes", type=positive_int, default=5, help="classes (default 5; 2 gives one logit)")
+    p.add_argument("--batch", type=positive_int, default=4, help="random jets in the forward pass (default 4)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from saltjet.models import count_parameters, create_model, list_models
+
+    torch.manual_seed(0)
+    n, f = args.n_particles, args.n_features
+    x = torch.randn(args.batch, n, f).abs()
+    mask = torch.arange(n).expand(args.batch, n) < torch.randint(1, n + 1, (args.batch, 1))
+    print(f"{'model':<12} {'params':>8}  output for x {tuple(x.shape)}")
+    for name in list_models():
+        model = create_model(name, n_particles=n, n_features=f, n_classes=args.n_classes).eval()
+        with torch.no_grad():
+            out = model(x, mask)
+        print(f"{name:<12} {count_parameters(model):>8,}  {tuple(out.shape)}")
+    return 0

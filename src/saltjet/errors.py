@@ -1,0 +1,20 @@
+"""Errors a user can cause. The CLI prints their one-line message and exits non-zero.
+
+Programming errors are not wrapped: they stay ordinary tracebacks.
+"""
+
+
+class SaltjetError(Exception):
+    """Base class for every error caused by user input (files, options, data)."""
+
+
+class ConfigError(SaltjetError, ValueError):
+    """An invalid model, data or training option."""
+
+
+class InputError(SaltjetError, ValueError):
+    """Tensors or arrays with the wrong shape, type or content (e.g. a jet with no particles)."""
+
+
+class DataError(SaltjetError):
+    """A data file that is missing, unreadable or not in the layout it claims to be."""

@@ -1,0 +1,215 @@
+"""The three attention mechanisms compared in the paper, each masked so padded slots change nothing.
+
+All take h: (B, n, d) and mask: (B, n) bool (True = real particle) and return (B, n, d).
+H heads of size dh = d / H.
+
+- `PartitionedAttention` (SAL-T's LPP-MHA): keys/values of p contiguous partitions collapse into one
+  each by learned weights; logits (B, H, n, p) are mixed by a small convolution before the softmax.
+  Cost O(n·p).
+- `LinformerAttention`: learned per-head projections E, F (H, n, k) of keys/values. Cost O(n·k).
+- `FullAttention`: softmax attention over all particles via PyTorch's fused SDPA. Cost O(n²).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from saltjet.errors import ConfigError
+from saltjet.models.layers import EXCLUDED
+
+
+class _MultiHead(nn.Module):
+    """Fused bias-free Q/K/V projection and the output projection shared by all three mechanisms."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        if d_model % n_heads:
+            raise ConfigError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.n_heads = n_heads
+        self.d_head = d_model // n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
+        self.proj = nn.Linear(d_model, d_model)
+        self.attn_drop = nn.Dropout(dropout)
+
+    def split_qkv(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """h: (B, n, d) -> q, k, v each (B, H, n, dh)."""
+        b, n, _ = h.shape
+        qkv = self.qkv(h).view(b, n, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)
+        return qkv[0], qkv[1], qkv[2]
+
+    def merge_heads(self, out: torch.Tensor) -> torch.Tensor:
+        """out: (B, H, n, dh) -> projected (B, n, d)."""
+        b, _, n, _ = out.shape
+        return self.proj(out.transpose(1, 2).reshape(b, n, self.n_heads * self.d_head))
+
+
+class LogitConv(nn.Module):
+    """Averaged 2D convolutions over the (n, p) attention-logit map, 'same' padding, with bias.
+
+    Parameters are kept as one Conv2d per kernel height (kernel (h, p)), as the authors define them.
+    The forward pass folds them into one (h_max, p) kernel, which is exact because averaging
+    convolutions is linear, and applies it as a banded matmul: the h_max shifted copies of the map,
+    concatenated along the partition axis, times a (h_max·p, p) matrix. That is far faster than
+    three tiny Conv2d calls and traces to plain matmuls for FPGA/ONNX converters.
+
+    mode "shared": one set of filters for every head (the authors': 39 parameters for {1,3,5}, p=4).
+    mode "depthwise": one set per head.
+    """
+
+    def __init__(self, partitions: int, heights: tuple[int, ...], mode: str, n_heads: int):
+        super().__init__()
+        if not heights or any(k < 1 or k % 2 == 0 for k in heights):
+            raise ConfigError(f"conv kernel heights must be odd and positive, got {list(heights)}")
+        if mode not in ("shared", "depthwise"):
+            raise ConfigError(f"unknown conv mode {mode!r}; choose shared, depthwise or none")
+        self.channels = 1 if mode == "shared" else n_heads
+        self.partitions = partitions
+        self.h_max = max(heights)
+        self.convs = nn.ModuleList(
+            nn.Conv2d(self.channels, self.channels, (k, partitions), padding="same", groups=self.channels)
+            for k in heights
+        )
+        # band[i, o] = which kernel column links input partition i to output partition o; 'same'
+        # padding of an even width p puts (p-1)//2 zeros on the left, as PyTorch and TF do.
+        left = (partitions - 1) // 2
+        col = torch.arange(partitions)
+        band = col[:, None] - col[None, :] + left
+        band = torch.where((band >= 0) & (band < partitions), band, torch.full_like(band, partitions))
+        self.register_buffer("band", band, persistent=False)
+
+    def folded_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The averaged convolutions as one kernel: weight (C, h_max, p), bias (C,)."""
+        kernels = []
+        for conv in self.convs:
+            pad = (self.h_max - conv.kernel_size[0]) // 2
+            kernels.append(F.pad(conv.weight[:, 0], (0, 0, pad, pad)))
+        weight = torch.stack(kernels).mean(dim=0)
+        bias = torch.stack([conv.bias for conv in self.convs]).mean(dim=0)
+        return weight, bias
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        """logits: (B, H, n, p) -> (B, H, n, p)."""
+        b, h, n, p = logits.shape
+        weight, bias = self.folded_kernel()
+        # (C, h_max, p+1) with a zero column for links outside the kernel, gathered into band
+        # matrices (C, h_max, p_in, p_out), flattened to (C, h_max·p, p).
+        weight = F.pad(weight, (0, 1))
+        matrix = weight[:, :, self.band].reshape(self.channels, self.h_max * p, p)
+        half = self.h_max // 2
+        padded = F.pad(logits, (0, 0, half, half))
+        windows = torch.cat([padded[:, :, r : r + n, :] for r in range(self.h_max)], dim=-1)
+        return windows @ matrix + bias.view(self.channels, 1, 1)
+
+    def reference(self, logits: torch.Tensor) -> torch.Tensor:
+        """Literal Conv2d evaluation (slow), used to test `forward`. logits: (B, H, n, p)."""
+        b, h, n, p = logits.shape
+        maps = logits.reshape(b * h, 1, n, p) if self.channels == 1 else logits
+        out = torch.stack([conv(maps) for conv in self.convs]).mean(dim=0)
+        return out.reshape(b, h, n, p)
+
+
+class PartitionedAttention(_MultiHead):
+    """Linear partitioned particle multi-head attention (LPP-MHA), SAL-T's attention.
+
+    The (sorted) sequence is zero-padded to p·L slots, L = ⌈n/p⌉, and cut into p contiguous blocks.
+    Per head and block, keys and values collapse into one by learned weights over the L positions:
+    K̃, Ṽ (B, H, p, dh). Logits S = Q·K̃ᵀ/√dh (B, H, n, p) pass through `LogitConv`, then a softmax over
+    the p axis weights Ṽ.
+
+    Masking: padded keys/values are zeroed before the collapse; padded query rows of S are zeroed
+    before the convolution (so their values never leak into real rows); partitions with no real
+    particle get no attention weight.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        n_particles: int,
+        partitions: int,
+        conv_heights: tuple[int, ...] = (1, 3, 5),
+        conv_mode: str = "shared",
+        dropout: float = 0.0,
+    ):
+        super().__init__(d_model, n_heads, dropout)
+        if not 1 <= partitions <= n_particles:
+            raise ConfigError(f"partitions must be in 1..n_particles={n_particles}, got {partitions}")
+        self.partitions = partitions
+        self.block = math.ceil(n_particles / partitions)
+        self.n_particles = n_particles
+        self.pad = partitions * self.block - n_particles
+        std = 1.0 / math.sqrt(self.block)
+        self.key_collapse = nn.Parameter(torch.randn(n_heads, partitions, self.block) * std)
+        self.value_collapse = nn.Parameter(torch.randn(n_heads, partitions, self.block) * std)
+        self.conv = None if conv_mode == "none" else LogitConv(partitions, tuple(conv_heights), conv_mode, n_heads)
+
+    def collapse(self, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """k, v: (B, H, n, dh), mask (B, n) -> K̃, Ṽ (B, H, p, dh), padded slots excluded."""
+        b, h, n, dh = k.shape
+        kv = torch.stack([k, v]) * mask[None, :, None, :, None].to(k.dtype)
+        kv = F.pad(kv, (0, 0, 0, self.pad)).view(2, b, h, self.partitions, self.block, dh)
+        weights = torch.stack([self.key_collapse, self.value_collapse])
+        collapsed = torch.einsum("sbhpld,shpl->sbhpd", kv, weights)
+        return collapsed[0], collapsed[1]
+
+    def occupied(self, mask: torch.Tensor) -> torch.Tensor:
+        """mask (B, n) -> (B, p) bool: partitions holding at least one real particle."""
+        return F.pad(mask, (0, self.pad)).view(mask.shape[0], self.partitions, self.block).any(dim=-1)
+
+    def logits(self, h: torch.Tensor, mask: torch.Tensor, convolve: bool = True) -> torch.Tensor:
+        """Attention logits before the softmax, (B, H, n, p); for inspection and plots."""
+        q, k, v = self.split_qkv(h)
+        k_tilde, _ = self.collapse(k, v, mask)
+        return self._logits(q, k_tilde, mask, convolve)
+
+    def _logits(self, q, k_tilde, mask, convolve: bool) -> torch.Tensor:
+        s = (q @ k_tilde.transpose(-1, -2)) * (self.d_head**-0.5)
+        s = s.masked_fill(~mask[:, None, :, None], 0.0)
+        if convolve and self.conv is not None:
+            s = self.conv(s)
+        return s.masked_fill(~self.occupied(mask)[:, None, None, :], EXCLUDED)
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.split_qkv(h)
+        k_tilde, v_tilde = self.collapse(k, v, mask)
+        attn = torch.softmax(self._logits(q, k_tilde, mask, convolve=True), dim=-1)
+        return self.merge_heads(self.attn_drop(attn) @ v_tilde)
+
+
+class LinformerAttention(_MultiHead):
+    """Linformer: K̃ = Eᵀ K, Ṽ = Fᵀ V with learned per-head E, F (H, n, k); padded slots zeroed."""
+
+    def __init__(self, d_model: int, n_heads: int, n_particles: int, proj_dim: int, dropout: float = 0.0):
+        super().__init__(d_model, n_heads, dropout)
+        if proj_dim < 1:
+            raise ConfigError(f"proj_dim must be positive, got {proj_dim}")
+        std = 1.0 / math.sqrt(n_particles)
+        self.key_proj = nn.Parameter(torch.randn(n_heads, n_particles, proj_dim) * std)
+        self.value_proj = nn.Parameter(torch.randn(n_heads, n_particles, proj_dim) * std)
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.split_qkv(h)
+        m = mask[:, None, :, None].to(k.dtype)
+        k_tilde = torch.einsum("bhnd,hnk->bhkd", k * m, self.key_proj)
+        v_tilde = torch.einsum("bhnd,hnk->bhkd", v * m, self.value_proj)
+        attn = torch.softmax((q @ k_tilde.transpose(-1, -2)) * (self.d_head**-0.5), dim=-1)
+        return self.merge_heads(self.attn_drop(attn) @ v_tilde)
+
+
+class FullAttention(_MultiHead):
+    """Full softmax attention with PyTorch's fused `scaled_dot_product_attention`; padded keys masked."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
+        super().__init__(d_model, n_heads, dropout)
+        self.dropout = dropout
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.split_qkv(h)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask[:, None, None, :], dropout_p=self.dropout if self.training else 0.0
+        )
+        return self.merge_heads(out)

@@ -1,0 +1,91 @@
+"""The tagger skeleton every model shares; each model file only chooses its attention.
+
+    x (B, n, F) physical features, mask (B, n) bool
+      -> InputScaler (fitted robust scaling)      (B, n, F)
+      -> Linear(F→d) + ReLU                        (B, n, d)
+      -> n_layers × EncoderBlock(attention)        (B, n, d)
+      -> masked max (or mean) pool                 (B, d)
+      -> Linear(d→d) + ReLU → Linear(d→out)        (B, out), out = 1 for binary tasks
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from saltjet.errors import ConfigError
+from saltjet.models.layers import ClassifierHead, EncoderBlock, InputScaler, check_inputs, is_tracing, masked_pool
+
+
+@dataclass
+class ModelConfig:
+    """Options every tagger has. Defaults are the SAL-T paper's hls4ml configuration."""
+
+    n_particles: int = 150
+    n_features: int = 3
+    n_classes: int = 5
+    d_model: int = 16
+    n_heads: int = 4
+    d_ff: int = 16
+    n_layers: int = 1
+    norm: str = "dyt"
+    pooling: str = "max"
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        for name in ("n_particles", "n_features", "d_model", "n_heads", "d_ff", "n_layers"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.n_classes < 2:
+            raise ConfigError(f"n_classes must be at least 2, got {self.n_classes}")
+        if self.d_model % self.n_heads:
+            raise ConfigError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        if self.norm not in ("dyt", "layernorm"):
+            raise ConfigError(f"unknown norm {self.norm!r}; choose dyt or layernorm")
+        if self.pooling not in ("max", "mean"):
+            raise ConfigError(f"unknown pooling {self.pooling!r}; choose max or mean")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def to_dict(self) -> dict:
+        """Plain dict (tuples as lists) for YAML/JSON."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+class JetTagger(nn.Module):
+    """Shared skeleton; subclasses implement `make_attention()` and set `position_dependent`.
+
+    position_dependent: True when parameters are tied to slot positions (SAL-T, Linformer), so the
+    model accepts exactly `config.n_particles` slots.
+    """
+
+    position_dependent = True
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.scaler = InputScaler(c.n_features)
+        self.embed = nn.Sequential(nn.Linear(c.n_features, c.d_model), nn.ReLU())
+        self.blocks = nn.ModuleList(
+            EncoderBlock(self.make_attention(), c.d_model, c.d_ff, c.norm, c.dropout) for _ in range(c.n_layers)
+        )
+        self.head = ClassifierHead(c.d_model, c.n_classes, c.dropout)
+
+    def make_attention(self) -> nn.Module:
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x: (B, n, F), mask: (B, n) -> per-particle embeddings (B, n, d) after the last block."""
+        h = self.embed(self.scaler(x))
+        for block in self.blocks:
+            h = block(h, mask)
+        return h
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x: (B, n, F) physical features, mask: (B, n) bool -> logits (B, out)."""
+        if not is_tracing():
+            check_inputs(x, mask, self.config.n_features, self.config.n_particles if self.position_dependent else None)
+        return self.head(masked_pool(self.encode(x, mask), mask, self.config.pooling))
