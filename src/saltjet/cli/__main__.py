@@ -1,0 +1,7 @@
+"""`python -m saltjet.cli` runs the `saltjet` command."""
+
+import sys
+
+from saltjet.cli import main
+
+sys.exit(main())
