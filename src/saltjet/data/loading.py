@@ -1,0 +1,179 @@
+"""`load`: one entry point for every published data format.
+
+Paths are expanded (globs, folders), sorted for determinism, the format is sniffed from the
+files' contents (format="auto") or taken as given, and the matching reader in
+`saltjet.data.readers` turns them into one `ParticleData`.
+"""
+
+from __future__ import annotations
+
+import glob
+import inspect
+import numbers
+from pathlib import Path
+
+from saltjet.data.particles import ParticleData
+from saltjet.data.readers import READERS, get_reader
+from saltjet.data.readers.files import HDF5_MAGIC, ROOT_MAGIC, ZIP_MAGIC, starts_with
+from saltjet.errors import ConfigError, DataError
+
+_GLOB_CHARS = set("*?[")
+
+
+def _sniffers(fmt: str) -> list[tuple[str, object]]:
+    """(name, module) of the readers to try: just `fmt`, or every importable reader for "auto"."""
+    if fmt != "auto":
+        return [(fmt, get_reader(fmt))]
+    found = []
+    for name in READERS:
+        try:
+            found.append((name, get_reader(name)))
+        except ConfigError:  # a reader whose optional dependency is missing cannot claim a file
+            continue
+    return found
+
+
+def _sniff(path: Path, sniffers) -> str | None:
+    for name, module in sniffers:
+        if module.sniff(path):
+            return name
+    return None
+
+
+def describe_unknown(path: Path) -> str:
+    """A one-line reason why no reader recognised `path`."""
+    if not path.exists():
+        return f"{path}: no such file"
+    if path.is_file() and path.stat().st_size == 0:
+        return f"{path}: empty file"
+    if starts_with(path, HDF5_MAGIC):
+        return f"{path}: HDF5 file that is unreadable (truncated?) or in no known layout"
+    if starts_with(path, ROOT_MAGIC):
+        return f"{path}: ROOT file that is unreadable or has no JetClass tree"
+    if starts_with(path, ZIP_MAGIC):
+        return f"{path}: zip/.npz archive that is unreadable or has no X and y arrays"
+    kind = "folder" if path.is_dir() else "file"
+    return f"{path}: unknown data layout ({kind} not recognised as any of {', '.join(READERS)})"
+
+
+def expand_paths(path_or_glob) -> list[tuple[Path, bool]]:
+    """Candidate paths, sorted, each with whether it was named explicitly (vs found by glob/folder).
+
+    `path_or_glob` is a path, a glob pattern (`*`, `?`, `[`, `**`) or a list of those.
+    """
+    items = [path_or_glob] if isinstance(path_or_glob, (str, Path)) else list(path_or_glob)
+    if not items:
+        raise DataError("no data path given")
+    out: list[tuple[Path, bool]] = []
+    for item in items:
+        text = str(item)
+        if _GLOB_CHARS & set(text) and not Path(text).exists():
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                raise DataError(f"no files match {text}")
+            out.extend((Path(m), False) for m in matches if not Path(m).name.startswith("."))
+        else:
+            path = Path(text)
+            if not path.exists():
+                raise DataError(f"{path}: no such file or folder")
+            out.append((path, True))
+    return out
+
+
+def resolve(path_or_glob, format: str = "auto") -> tuple[str, list[Path]]:
+    """The format and the sorted list of paths its reader should read.
+
+    A folder is passed whole when a reader recognises it as a data set (e.g. a ModelNet root);
+    otherwise its files are candidates. Files found by a glob or in a folder that no reader
+    recognises are ignored; a file named explicitly must be recognised.
+    """
+    if format != "auto" and format not in READERS:
+        raise ConfigError(f"unknown data format {format!r}; choose from auto, {', '.join(READERS)}")
+    sniffers = _sniffers(format)
+    chosen: dict[Path, str] = {}
+    unknown: list[Path] = []
+    for path, explicit in expand_paths(path_or_glob):
+        name = _sniff(path, sniffers)
+        if name is not None:
+            chosen[path] = name
+        elif path.is_dir() and explicit:
+            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            hits = {p: n for p in files if (n := _sniff(p, sniffers)) is not None}
+            if not hits:
+                what = f"{format} files" if format != "auto" else "data files in a known layout"
+                raise DataError(f"{path}: no {what} in this folder")
+            chosen.update(hits)
+        elif explicit and format != "auto" and path.is_file():
+            chosen[path] = format  # not recognised: the reader gives the precise error
+        elif explicit:
+            raise DataError(describe_unknown(path))
+        else:
+            unknown.append(path)
+    if not chosen:
+        raise DataError(describe_unknown(unknown[0]) if unknown else "no data files found")
+    formats = sorted(set(chosen.values()))
+    if len(formats) > 1:
+        examples = ", ".join(f"{next(p.name for p, n in chosen.items() if n == f)} is {f}" for f in formats)
+        raise DataError(f"mixed data formats ({examples}); load one format at a time")
+    return formats[0], sorted(chosen)
+
+
+def _reader_options(read, max_jets, n_particles, features, quiet, options) -> tuple[dict, bool]:
+    """Keyword arguments for `read`, mapping the common options onto the reader's signature.
+
+    Returns the kwargs and whether `max_jets` still has to be applied after reading.
+    """
+    params = inspect.signature(read).parameters
+    kwargs = dict(options)
+    if "quiet" in params:
+        kwargs["quiet"] = quiet
+    if features is not None:
+        if "features" not in params:
+            raise ConfigError("this format has no feature selection")
+        kwargs["features"] = features
+    if n_particles is not None:
+        slot_name = "n_particles" if "n_particles" in params else "n_points" if "n_points" in params else None
+        if slot_name is None:
+            raise ConfigError("this format has a fixed number of particles")
+        kwargs[slot_name] = n_particles
+    cut_after = False
+    if max_jets is not None:
+        if "max_jets" in params:
+            kwargs["max_jets"] = max_jets
+        else:
+            cut_after = True
+    return kwargs, cut_after
+
+
+def load(path_or_glob, format: str = "auto", max_jets: int | None = None, n_particles: int | None = None,
+         features=None, quiet: bool = False, **options) -> ParticleData:
+    """Read jets (or point clouds) from published data files.
+
+    Args:
+        path_or_glob: a file, a folder, a glob pattern ("data/jetImage_*_150p_*.h5") or a list of
+            those. Files are read in sorted order.
+        format: "auto" (sniff the contents) or one of `saltjet.data.readers.READERS`:
+            hls4ml, toplandscape, quarkgluon, jetclass, modelnet.
+        max_jets: keep at most this many jets (the first ones, in sorted file order).
+        n_particles: slots per jet; jets with more particles keep their highest-pT ones. None: the
+            format's own (150 hls4ml, 200 top tagging, the file's M for quark/gluon, 128 JetClass,
+            1,024 points for ModelNet).
+        features: extra particle features after pT, Δη, Δφ: None, "all" or a list of names.
+        quiet: hide the progress bar (shown on stderr while reading by default).
+        **options: passed to the reader (e.g. chunk_size, or split="test" for modelnet).
+    Returns:
+        ParticleData with x (N, n, F) float32 physical features, mask (N, n), y (N,), class_names.
+    Raises:
+        DataError for missing/unreadable files or unknown layouts, ConfigError for bad options.
+    """
+    for name, value in (("max_jets", max_jets), ("n_particles", n_particles)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                                  or value < 1):
+            raise ConfigError(f"{name} must be a whole number ≥ 1, got {value!r}")
+    fmt, paths = resolve(path_or_glob, format)
+    reader = get_reader(fmt)
+    kwargs, cut_after = _reader_options(reader.read, max_jets, n_particles, features, quiet, options)
+    data = reader.read(paths, **kwargs)
+    if cut_after and len(data) > max_jets:
+        data = data.subset(slice(0, max_jets))
+    return data

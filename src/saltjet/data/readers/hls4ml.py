@@ -1,0 +1,167 @@
+"""hls4ml LHC jet data set reader (`jetImage_*_150p_*.h5`; also what `saltjet generate` writes).
+
+Layout (see `saltjet.data.hls4ml_layout`): `jetConstituentList` (N, 150, 16) zero-padded particle
+features, `jets` (N, 59) with one-hot labels j_g, j_q, j_w, j_z, j_t (then j_undef),
+`jetFeatureNames` (59) and `particleFeatureNames` (17 names for 16 columns: a trailing
+`j1_pdgid` has no column). The `jetImage*` arrays are never read.
+
+Choices:
+- Columns and label columns are found BY NAME from the two name arrays when present (falling back
+  to the published order), so classes are g, q, W, Z, t exactly as the file names them.
+- x = (j1_pt, j1_etarel, j1_phirel) = pT [GeV], Δη, Δφ; `features="all"` or a list of column names
+  (e.g. ["j1_e", "j1_deltaR"]) appends extras after them.
+- mask = real particle = j1_pt > 0 (the files are zero-padded; pT of a real particle is never 0).
+- Files are read in chunks of `chunk_size` jets, so memory holds one chunk of the (N, 150, 16)
+  array at a time plus the output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from saltjet.data.hls4ml_layout import (
+    CLASS_NAMES,
+    JET_FEATURES,
+    LABEL_COLUMNS,
+    LABEL_SLICE,
+    PARTICLE_FEATURES,
+)
+from saltjet.data.particles import ParticleData
+from saltjet.data.readers.collect import JetCollector
+from saltjet.data.readers.features import CORE_FEATURES, select_extras
+from saltjet.data.readers.files import HDF5_MAGIC, decode_names, one_line, require_file, starts_with
+from saltjet.data.readers.slots import fit_slots
+from saltjet.data.readers.screening import one_hot_labels
+from saltjet.errors import DataError
+
+FORMAT = "hls4ml"
+PARTICLES = "jetConstituentList"
+JETS = "jets"
+CORE_COLUMNS = ["j1_pt", "j1_etarel", "j1_phirel"]
+EXTRA_FEATURES = [name for name in PARTICLE_FEATURES if name not in CORE_COLUMNS]
+CHUNK_SIZE = 8192
+
+
+def sniff(path) -> bool:
+    """True for an HDF5 file holding a `jetConstituentList` dataset."""
+    if not starts_with(path, HDF5_MAGIC):
+        return False
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return PARTICLES in f and JETS in f
+    except Exception:  # an unreadable file is simply not this format
+        return False
+
+
+def _particle_columns(f, path: Path, n_cols: int) -> list[str]:
+    """Names of the particle columns; the published 17-names-for-16-columns quirk is accepted."""
+    if "particleFeatureNames" not in f:
+        names = list(PARTICLE_FEATURES)
+    else:
+        names = decode_names(f["particleFeatureNames"][()])
+        if len(names) == n_cols + 1:  # the published files list j1_pdgid without a column
+            names = names[:n_cols]
+    if len(names) != n_cols:
+        raise DataError(f"{path}: {PARTICLES} has {n_cols} columns but {len(names)} feature names")
+    missing = [c for c in CORE_COLUMNS if c not in names]
+    if missing:
+        raise DataError(f"{path}: particle features lack {', '.join(missing)}")
+    return names
+
+
+def _label_columns(f, path: Path, n_cols: int) -> list[int]:
+    """Indices of j_g, j_q, j_w, j_z, j_t in `jets`, by name when `jetFeatureNames` is present."""
+    if "jetFeatureNames" not in f:
+        if n_cols != len(JET_FEATURES):
+            raise DataError(f"{path}: {JETS} has {n_cols} columns, expected {len(JET_FEATURES)}")
+        return list(range(n_cols))[LABEL_SLICE]
+    names = decode_names(f["jetFeatureNames"][()])
+    if len(names) != n_cols:
+        raise DataError(f"{path}: {JETS} has {n_cols} columns but jetFeatureNames has {len(names)}")
+    missing = [c for c in LABEL_COLUMNS if c not in names]
+    if missing:
+        raise DataError(f"{path}: no label column {', '.join(missing)} in jetFeatureNames")
+    return [names.index(c) for c in LABEL_COLUMNS]
+
+
+def _open(path: Path):
+    import h5py
+
+    if not starts_with(path, HDF5_MAGIC):
+        raise DataError(f"{path}: not an HDF5 file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise DataError(f"{path}: cannot open HDF5 file (truncated or corrupt?): {one_line(e)}") from None
+
+
+def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_size: int,
+               collector: JetCollector) -> None:
+    report = collector.file_report(path)
+    with _open(path) as f:
+        for name in (PARTICLES, JETS):
+            if name not in f:
+                raise DataError(f"{path}: no dataset {name!r} (not an hls4ml file)")
+        parts, jets = f[PARTICLES], f[JETS]
+        if parts.ndim != 3 or jets.ndim != 2 or len(parts) != len(jets):
+            raise DataError(f"{path}: expected {PARTICLES} (N, n, 16) and {JETS} (N, 59), "
+                            f"got {parts.shape} and {jets.shape}")
+        names = _particle_columns(f, path, parts.shape[2])
+        label_cols = _label_columns(f, path, jets.shape[1])
+        columns = [names.index(c) for c in CORE_COLUMNS + extras]
+        report.n_slots = n_particles or parts.shape[1]
+        n = len(parts)
+        start = 0
+        while start < n and not collector.full:
+            stop = min(n, start + min(chunk_size, collector.wanted or chunk_size))
+            try:
+                raw = parts[start:stop]
+                onehot = jets[start:stop][:, label_cols]
+            except (OSError, ValueError) as e:
+                raise DataError(f"{path}: cannot read jets {start}..{stop} (truncated file?): {one_line(e)}") from None
+            x = raw[:, :, columns].astype(np.float32, copy=False)
+            finite = np.isfinite(x).all(axis=(1, 2))
+            mask = x[:, :, 0] > 0
+            y, labelled = one_hot_labels(onehot)
+            keep = report.screen(finite, labelled, mask.sum(axis=1))
+            x, mask, y = x[keep], mask[keep], y[keep]
+            x *= mask[:, :, None]
+            if n_particles is not None:
+                x, mask, truncated = fit_slots(x, mask, n_particles)
+                report.truncated += truncated
+            collector.add(x, mask, y)
+            start = stop
+    report.warn()
+
+
+def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, features=None,
+         chunk_size: int = CHUNK_SIZE, quiet: bool = False) -> ParticleData:
+    """Read hls4ml HDF5 files.
+
+    Args:
+        paths: list of files, read in the given order.
+        max_jets: stop after this many usable jets.
+        n_particles: slots per jet (default: the file's, 150); jets with more real particles keep
+            their highest-pT ones (counted warning).
+        features: None, "all", or extra column names (see the module docstring).
+        chunk_size: jets per HDF5 read.
+        quiet: no progress bar.
+    Returns:
+        ParticleData: x (N, n, 3 + extras) float32, mask (N, n), y (N,) into ["g", "q", "W", "Z", "t"].
+    """
+    paths = [require_file(p, FORMAT) for p in paths]
+    extras = select_extras(features, EXTRA_FEATURES, FORMAT)
+    total = 0
+    for path in paths:
+        with _open(path) as f:
+            total += len(f[PARTICLES]) if PARTICLES in f else 0
+    collector = JetCollector(FORMAT, max_jets, total, quiet)
+    for path in paths:
+        if collector.full:
+            break
+        _read_file(path, extras, n_particles, chunk_size, collector)
+    return collector.result(list(CLASS_NAMES), CORE_FEATURES + extras)

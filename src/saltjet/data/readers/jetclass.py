@@ -1,0 +1,161 @@
+"""JetClass reader (ROOT files, TTree "tree", read with uproot + awkward).
+
+Branches used: the jagged particle branches part_px, part_py (for pT), part_deta and part_dphi
+(already relative to the jet axis), optional extras (any other part_* branch, e.g. part_charge,
+part_d0val, by branch name), and the label_* branches, which mix float, bool and int32 types.
+
+Choices:
+- Class names come from the label branches, in JetClass order: QCD, Hbb, Hcc, Hgg, H4q, Hqql, Zqq,
+  Wqq, Tbqq, Tbl (any other label_* branch follows, sorted). All files read together must agree.
+- A jet needs exactly one label set; others are skipped with a counted warning.
+- mask = real particle = slot < the jet's particle count; particles stay in file order.
+- Jets are padded to `n_particles` (default 128); a jet with more particles keeps its
+  highest-pT ones, in file order (counted warning).
+- The tree is read in steps of `chunk_size` entries.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from saltjet.data.particles import ParticleData
+from saltjet.data.readers.collect import JetCollector
+from saltjet.data.readers.features import CORE_FEATURES, select_extras
+from saltjet.data.readers.files import ROOT_MAGIC, one_line, require_file, starts_with
+from saltjet.data.readers.screening import one_hot_labels
+from saltjet.data.readers.slots import fit_slots
+from saltjet.errors import DataError
+
+FORMAT = "jetclass"
+TREE = "tree"
+CLASS_ORDER = ["QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl"]
+CORE_BRANCHES = ["part_px", "part_py", "part_deta", "part_dphi"]
+DEFAULT_N_PARTICLES = 128
+CHUNK_SIZE = 20_000
+
+
+def sniff(path) -> bool:
+    """True for a ROOT file with a TTree "tree" holding part_px and at least one label_* branch."""
+    if not starts_with(path, ROOT_MAGIC):
+        return False
+    try:
+        import uproot
+
+        with uproot.open(path) as f:
+            keys = f[TREE].keys()
+        return "part_px" in keys and any(k.startswith("label_") for k in keys)
+    except Exception:  # an unreadable file, or uproot missing: not this format
+        return False
+
+
+def label_branches(keys) -> list[str]:
+    """The label_* branches, JetClass classes first in their published order."""
+    labels = [k for k in keys if k.startswith("label_")]
+    known = [f"label_{c}" for c in CLASS_ORDER if f"label_{c}" in labels]
+    return known + sorted(set(labels) - set(known))
+
+
+def _open_tree(path: Path):
+    import uproot
+
+    if not starts_with(path, ROOT_MAGIC):
+        raise DataError(f"{path}: not a ROOT file")
+    try:
+        f = uproot.open(path)
+    except Exception as e:
+        raise DataError(f"{path}: cannot open ROOT file (truncated or corrupt?): {one_line(e)}") from None
+    if TREE not in f:
+        f.close()
+        raise DataError(f"{path}: no TTree {TREE!r} (not a JetClass file)")
+    return f, f[TREE]
+
+
+def padded(array, width: int) -> np.ndarray:
+    """A jagged awkward array (c, var) as a zero-padded numpy array (c, width) float64."""
+    import awkward as ak
+
+    return ak.to_numpy(ak.fill_none(ak.pad_none(array, width, axis=1, clip=True), 0.0)).astype(np.float64)
+
+
+def _read_chunk(arrays, labels: list[str], extras: list[str], path: Path):
+    """x (c, m, F) with m the chunk's largest multiplicity, mask (c, m), finite, labelled, y."""
+    import awkward as ak
+
+    counts = ak.to_numpy(ak.num(arrays["part_px"], axis=1))
+    for b in CORE_BRANCHES[1:] + extras:
+        if not np.array_equal(ak.to_numpy(ak.num(arrays[b], axis=1)), counts):
+            raise DataError(f"{path}: branch {b} has other particle counts than part_px")
+    width = max(int(counts.max(initial=0)), 1)
+    px, py, deta, dphi = (padded(arrays[b], width) for b in CORE_BRANCHES)
+    columns = [np.hypot(px, py), deta, dphi] + [padded(arrays[b], width) for b in extras]
+    x = np.stack(columns, axis=-1)
+    mask = np.arange(width)[None, :] < counts[:, None]
+    onehot = np.stack([ak.to_numpy(arrays[b]).astype(np.float64) for b in labels], axis=1)
+    finite = np.isfinite(x).all(axis=(1, 2))
+    y, labelled = one_hot_labels(onehot)
+    return x.astype(np.float32), mask, finite, labelled, y
+
+
+def _read_file(path: Path, extras, n_particles: int, chunk_size: int, collector: JetCollector,
+               class_branches: list[str] | None) -> list[str]:
+    report = collector.file_report(path)
+    report.n_slots = n_particles
+    f, tree = _open_tree(path)
+    with f:
+        keys = tree.keys()
+        missing = [b for b in CORE_BRANCHES + extras if b not in keys]
+        if missing:
+            raise DataError(f"{path}: no branch {', '.join(missing)} in {TREE!r}")
+        labels = label_branches(keys)
+        if not labels:
+            raise DataError(f"{path}: no label_* branches in {TREE!r}")
+        if class_branches is not None and labels != class_branches:
+            raise DataError(f"{path}: label branches differ from the first file's "
+                            f"({', '.join(labels)} vs {', '.join(class_branches)})")
+        try:
+            for arrays in tree.iterate(CORE_BRANCHES + extras + labels, step_size=chunk_size, library="ak"):
+                x, mask, finite, labelled, y = _read_chunk(arrays, labels, extras, path)
+                keep = report.screen(finite, labelled, mask.sum(axis=1))
+                x, mask, truncated = fit_slots(x[keep], mask[keep], n_particles)
+                report.truncated += truncated
+                if collector.add(x, mask, y[keep]):
+                    break
+        except DataError:
+            raise
+        except Exception as e:
+            raise DataError(f"{path}: cannot read {TREE!r} (truncated or wrong types?): {one_line(e)}") from None
+    report.warn()
+    return labels
+
+
+def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, features=None,
+         chunk_size: int = CHUNK_SIZE, quiet: bool = False) -> ParticleData:
+    """Read JetClass ROOT files.
+
+    Args:
+        paths: list of `.root` files, read in order.
+        max_jets: stop after this many usable jets.
+        n_particles: slots per jet (default 128).
+        features: None, "all" (every other part_* branch of the first file) or part_* names.
+        chunk_size: tree entries per read.
+        quiet: no progress bar.
+    Returns:
+        ParticleData: x (N, n, 3 + extras) float32 (pT, Δη, Δφ, ...), mask (N, n), y (N,) into the
+        class names of the label branches.
+    """
+    paths = [require_file(p, FORMAT) for p in paths]
+    f, tree = _open_tree(paths[0])
+    with f:
+        available = [k for k in tree.keys() if k.startswith("part_") and k not in CORE_BRANCHES]
+    extras = select_extras(features, available, FORMAT)
+    n = n_particles or DEFAULT_N_PARTICLES
+    collector = JetCollector(FORMAT, max_jets, None, quiet)
+    labels = None
+    for path in paths:
+        if collector.full:
+            break
+        labels = _read_file(path, extras, n, chunk_size, collector, labels)
+    class_names = [b.removeprefix("label_") for b in labels]
+    return collector.result(class_names, CORE_FEATURES + extras)
