@@ -1,0 +1,159 @@
+"""Evaluate a trained run on a data set: predictions, the paper's metrics, saved predictions.
+
+    run dir  -> load_run (model with its fitted scaler, class names, sort key, features)
+    data     -> saltjet.data.load -> pipeline.prepare (the same sort / truncate / pad as training)
+             -> predict (batched, no grad)  -> probs (N, C), or (N,) P(class 1) for binary runs
+             -> saltjet.metrics.evaluate_predictions -> report dict (JSON-ready)
+
+Predictions are saved as .npz {probs, labels, multiplicity, class_names} so figures can be
+re-made later (`saltjet.plots`) without running the model again.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from saltjet.errors import DataError
+from saltjet.metrics import DEFAULT_MULTIPLICITY_EDGES, evaluate_predictions
+from saltjet.run import WEIGHTS_FILE, atomic_write_bytes, load_run
+
+DEFAULT_BATCH_SIZE = 1024
+
+
+def _device(device: str | torch.device) -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    from saltjet.distributed import resolve_device
+
+    return resolve_device(device)
+
+
+def predict(model: torch.nn.Module, x, mask, batch_size: int = DEFAULT_BATCH_SIZE,
+            device: str | torch.device = "auto", quiet: bool = True) -> np.ndarray:
+    """Class probabilities of a tagger, batched, in eval mode without gradients.
+
+    Args:
+        model: a tagger, forward(x (B, n, F), mask (B, n)) -> logits (B, C) or (B, 1).
+        x: (N, n, F) physical features (numpy or torch), sorted and padded like the training data.
+        mask: (N, n) bool, True = real particle.
+        batch_size: jets per forward pass.
+        device: "auto" (CUDA when available), "cpu", "cuda" or a torch.device.
+        quiet: no progress bar (tqdm, stderr) when True.
+    Returns:
+        (N, C) float64 softmax probabilities, or (N,) sigmoid P(class 1) for a one-logit model.
+    """
+    from tqdm import tqdm
+
+    dev = _device(device)
+    x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not torch.is_tensor(x) else x, dtype=torch.float32)
+    mask = torch.as_tensor(np.asarray(mask, dtype=bool) if not torch.is_tensor(mask) else mask, dtype=torch.bool)
+    model = model.to(dev).eval()
+    outputs = []
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(x), batch_size), desc="predict", unit="batch", disable=quiet, leave=False):
+            xb = x[start:start + batch_size].to(dev, non_blocking=True)
+            mb = mask[start:start + batch_size].to(dev, non_blocking=True)
+            logits = model(xb, mb).float()
+            probs = torch.sigmoid(logits[:, 0]) if logits.shape[1] == 1 else torch.softmax(logits, dim=1)
+            outputs.append(probs.cpu())
+    if not outputs:
+        return np.zeros((0,), dtype=np.float64)
+    return torch.cat(outputs).double().numpy()
+
+
+def _extra_features(feature_names: list[str]) -> list[str] | None:
+    """Feature names a reader must add beyond the pT, Δη, Δφ (or x, y, z) it always returns."""
+    from saltjet.data.pipeline import JET_FEATURES
+
+    extra = [f for f in feature_names if f not in JET_FEATURES and f not in ("x", "y", "z")]
+    return extra or None
+
+
+def evaluate_run(run_dir: str | Path, data_path, format: str = "auto", max_jets: int | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, device: str | torch.device = "auto",
+                 weights_file: str = WEIGHTS_FILE, multiplicity_edges=DEFAULT_MULTIPLICITY_EDGES,
+                 quiet: bool = True) -> tuple[dict, dict]:
+    """Run a saved tagger on a data set and compute every metric.
+
+    Args:
+        run_dir: a run directory (config.yaml + weights).
+        data_path: file, folder, glob or list of them, as for `saltjet.data.load`.
+        format: data format or "auto".
+        max_jets: evaluate the first this many jets only.
+    Returns:
+        report: `evaluate_predictions` output plus run, model, data, sort_by, n_empty_dropped,
+            n_truncated. Jets without particles are dropped (counted in n_empty_dropped); the
+            multiplicity is each jet's number of particles as read, before truncation to n.
+        predictions: {probs (N, C) | (N,), labels (N,), multiplicity (N,), class_names}.
+    Raises:
+        DataError when the data's classes differ from the run's, or run/data are unreadable.
+    """
+    from saltjet.data.loading import load
+    from saltjet.data.pipeline import prepare
+
+    dev = _device(device)
+    model, info = load_run(run_dir, weights_file=weights_file, device=dev)
+    data = load(data_path, format=format, max_jets=max_jets, features=_extra_features(info.feature_names),
+                quiet=quiet)
+    if list(data.class_names) != list(info.class_names):
+        raise DataError(f"the data's classes {data.class_names} differ from the run's {info.class_names} "
+                        "(names and order must match)")
+    multiplicity = data.multiplicity[data.mask.any(axis=1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # empty jets are counted in the report instead
+        prepared, stats = prepare(data, model.config.n_particles, info.sort_by, info.feature_names)
+    probs = predict(model, prepared.x, prepared.mask, batch_size, dev, quiet=quiet)
+    report = {"run": str(run_dir), "model": info.model, "data": _describe(data_path), "sort_by": info.sort_by}
+    report.update(evaluate_predictions(probs, prepared.y, info.class_names, multiplicity, multiplicity_edges))
+    report["n_empty_dropped"] = stats.n_empty
+    report["n_truncated"] = stats.n_truncated
+    predictions = {"probs": probs, "labels": prepared.y, "multiplicity": multiplicity,
+                   "class_names": list(info.class_names)}
+    return report, predictions
+
+
+def _describe(data_path) -> str | list[str]:
+    return [str(p) for p in data_path] if isinstance(data_path, (list, tuple)) else str(data_path)
+
+
+def save_predictions(path: str | Path, predictions: dict) -> Path:
+    """Write predictions to an .npz (atomically): probs, labels, multiplicity, class_names (str array)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    arrays = {"probs": np.asarray(predictions["probs"]), "labels": np.asarray(predictions["labels"]),
+              "class_names": np.asarray([str(c) for c in predictions["class_names"]])}
+    if predictions.get("multiplicity") is not None:
+        arrays["multiplicity"] = np.asarray(predictions["multiplicity"])
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def load_predictions(path: str | Path) -> dict:
+    """Read a `save_predictions` file (no pickles): {probs, labels, multiplicity or None, class_names}."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such predictions file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {"probs": f["probs"], "labels": f["labels"],
+                    "multiplicity": f["multiplicity"] if "multiplicity" in f.files else None,
+                    "class_names": [str(c) for c in f["class_names"]]}
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"{path}: not a saltjet predictions file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+
+
+def predictions_path_for(report_path: str | Path) -> Path:
+    """Where the predictions of report FILE.json go: FILE.predictions.npz next to it."""
+    report_path = Path(report_path)
+    stem = report_path.name[: -len(report_path.suffix)] if report_path.suffix else report_path.name
+    return report_path.with_name(stem + ".predictions.npz")
+
+
+__all__ = ["evaluate_run", "load_predictions", "predict", "predictions_path_for", "save_predictions"]
