@@ -16,6 +16,7 @@ from saltjet.errors import SaltjetError
 COMMANDS = {
     "models": "saltjet.cli.models",
     "inspect": "saltjet.cli.inspect",
+    "evaluate": "saltjet.cli.evaluate",
 }
 
 
