@@ -66,10 +66,17 @@ def _open_tree(path: Path):
         f = uproot.open(path)
     except Exception as e:
         raise DataError(f"{path}: cannot open ROOT file (truncated or corrupt?): {one_line(e)}") from None
-    if TREE not in f:
+    try:
+        if TREE not in f:
+            raise DataError(f"{path}: no TTree {TREE!r} (not a JetClass file)")
+        tree = f[TREE]
+        tree.keys()
+    except Exception as e:
         f.close()
-        raise DataError(f"{path}: no TTree {TREE!r} (not a JetClass file)")
-    return f, f[TREE]
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"{path}: cannot read TTree {TREE!r} (truncated or corrupt?): {one_line(e)}") from None
+    return f, tree
 
 
 def padded(array, width: int) -> np.ndarray:
