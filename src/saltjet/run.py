@@ -121,3 +121,98 @@ def load_run(run_dir: str | Path, weights_file: str = WEIGHTS_FILE, device: str 
     except RuntimeError as e:
         raise SaltjetError(f"{weights} does not match the model in {CONFIG_FILE}: {str(e).splitlines()[0]}") from None
     return model.to(device).eval(), info
+
+
+# --- training checkpoints (written by saltjet.train) -------------------------------------------
+#   RUN_DIR/last.safetensors         weights after the last finished epoch (loadable by load_run)
+#   RUN_DIR/train_state.safetensors  everything needed to resume, committed by one rename:
+#                                    tensors "model.*" (last weights), "best.*" (best weights),
+#                                    "optim.<param>.<name>" (optimizer state) and JSON metadata
+#                                    (epoch, early stopping, metrics so far, config) — no pickle.
+#   RUN_DIR/metrics.jsonl            one JSON line per finished epoch
+#   RUN_DIR/summary.json             the result of the finished run
+
+LAST_WEIGHTS_FILE = "last.safetensors"
+STATE_FILE = "train_state.safetensors"
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+_STATE_KEY = "saltjet_state"
+
+
+def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Tensors to safetensors with `meta` (JSON-able) in its header, atomically (write then rename)."""
+    import json
+
+    path = Path(path)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata={_STATE_KEY: json.dumps(meta)})
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Inverse of `save_checkpoint`: (tensors on CPU, meta)."""
+    import json
+
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no checkpoint at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {}).get(_STATE_KEY, "{}"))
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise DataError(f"cannot read checkpoint {path}: {e}") from None
+    return tensors, meta
+
+
+def flatten_optimizer_state(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """torch optimizer state_dict -> (tensors "optim.<param>.<name>", JSON-able rest)."""
+    tensors, scalars = {}, {}
+    for pid, per_param in state_dict["state"].items():
+        for name, value in per_param.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{pid}.{name}"] = value
+            else:
+                scalars.setdefault(str(pid), {})[name] = value
+    groups = [{k: list(v) if isinstance(v, tuple) else v for k, v in g.items()} for g in state_dict["param_groups"]]
+    return tensors, {"param_groups": groups, "scalars": scalars}
+
+
+def unflatten_optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    """Inverse of `flatten_optimizer_state` (tuples such as Adam's betas come back as tuples)."""
+    state: dict = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    for pid, values in meta.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(values)
+    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in meta["param_groups"]]
+    return {"state": state, "param_groups": groups}
+
+
+def write_json(path: str | Path, obj) -> None:
+    """JSON file, atomically."""
+    import json
+
+    atomic_write_bytes(Path(path), (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def write_jsonl(path: str | Path, records: list[dict]) -> None:
+    """One JSON object per line, atomically (the whole file is rewritten)."""
+    import json
+
+    atomic_write_bytes(Path(path), "".join(json.dumps(r) + "\n" for r in records).encode())
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Records of a JSON-lines file ([] when it does not exist)."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

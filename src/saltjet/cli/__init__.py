@@ -15,6 +15,7 @@ from saltjet.errors import SaltjetError
 # name -> module under saltjet.cli; the order is the order in `saltjet --help`.
 COMMANDS = {
     "models": "saltjet.cli.models",
+    "train": "saltjet.cli.train",
     "generate": "saltjet.cli.generate",
     "inspect": "saltjet.cli.inspect",
     "evaluate": "saltjet.cli.evaluate",

@@ -1,0 +1,368 @@
+"""Typed options for a training run, read from YAML and overridden from the command line.
+
+A run config file has four sections; every key is optional and unknown keys are an error:
+
+    model: salt                 # registered model name
+    model_options:              # keyword options of the model's config (saltjet.models.model_config)
+      partitions: 4
+    data:                       # DataConfig
+      path: data/jets/*.h5
+      sort_by: kt
+    train:                      # TrainConfig
+      epochs: 30
+      batch_schedule: paper     # = [128, 256, 512, 1024, 2048]
+
+Precedence: dataclass defaults < `--config FILE` < command-line options (`merge_dicts`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from saltjet.errors import ConfigError
+
+PAPER_BATCH_SCHEDULE = [128, 256, 512, 1024, 2048]
+LR_SCHEDULES = ("none", "cosine", "step")
+DEVICES = ("auto", "cpu", "cuda")
+AMP_DTYPES = ("bf16", "fp16")
+FORMATS_AUTO = "auto"
+
+
+@dataclass
+class DataConfig:
+    """Where the jets come from and how they become model inputs.
+
+    Attributes:
+        path: file, directory or glob (or a list of them) for the training data.
+        format: reader name for `saltjet.data.load`, or "auto" (detected from the files).
+        val_data: separate validation data; when unset, `val_fraction` of `path` is held out.
+        val_fraction: share of the training files held out for validation (stratified by class).
+        test_fraction: share held out before the validation split and never used by training
+            (`saltjet.data.pipeline.split_data` gives the same test jets back, e.g. for the demo).
+        n_particles: particle slots n: jets are sorted, then truncated or zero-padded to n.
+        features: input feature names (columns of the data), None = pt, eta_rel, phi_rel for
+            jets and every column for point clouds.
+        sort_by: "auto" (kt for jets, radius for point clouds), or a key of `sort_particles`
+            (kt, pt, deltar, none, random) / `sort_points` (radius, none, random).
+        max_jets: read at most this many jets from `path` (and from `val_data`): the way to train
+            on a prefix of files that do not fit in memory.
+        seed: seed of the train/validation/test split (kept apart from the training seed, so
+            that seeds of repeated trials share one split).
+    """
+
+    path: list[str] = field(default_factory=list)
+    format: str = FORMATS_AUTO
+    val_data: list[str] = field(default_factory=list)
+    val_fraction: float = 0.2
+    test_fraction: float = 0.0
+    n_particles: int = 150
+    features: list[str] | None = None
+    sort_by: str = "auto"
+    max_jets: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        self.path = _as_str_list(self.path, "data.path")
+        self.val_data = _as_str_list(self.val_data, "data.val_data")
+        if not 0.0 <= self.test_fraction < 1.0:
+            raise ConfigError(f"data.test_fraction must be in [0, 1), got {self.test_fraction}")
+        if not self.val_data and not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"data.val_fraction must be in (0, 1) without data.val_data, got {self.val_fraction}")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ConfigError("data.val_fraction + data.test_fraction must leave jets for training")
+        _check_positive(self, "n_particles")
+        if self.max_jets is not None:
+            _check_positive(self, "max_jets")
+        if self.features is not None:
+            self.features = _as_str_list(self.features, "data.features")
+            if not self.features:
+                raise ConfigError("data.features must name at least one feature")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping. Defaults follow the SAL-T authors (Adam 1e-3, patience 40).
+
+    Attributes:
+        epochs: maximum number of epochs.
+        batch_size: global batch size (split over the processes of a torchrun job); used when no
+            `batch_schedule` is set.
+        batch_schedule: growing batch sizes, one stage every `batch_schedule_every` epochs (the
+            last size holds afterwards); "paper" = 128, 256, 512, 1024, 2048; [] = off.
+        batch_schedule_every: epochs per stage of `batch_schedule`.
+        lr: Adam learning rate. weight_decay: Adam L2 weight decay.
+        lr_schedule: "none", "cosine" (to 0 over `epochs`) or "step" (× `lr_gamma` every
+            `lr_step_epochs`).
+        patience: stop after this many epochs without a lower validation loss (0 = never); the
+            best epoch's weights are restored and saved.
+        min_delta: improvement smaller than this does not count.
+        seed: seed of weight initialisation, shuffling and dropout.
+        device: "auto" (CUDA when available), "cpu" or "cuda".
+        amp: mixed precision autocast on CUDA (ignored on CPU); amp_dtype "bf16" or "fp16".
+        num_threads: torch CPU threads (None = torch's default).
+        quiet: no progress bars and no per-epoch lines.
+    """
+
+    epochs: int = 100
+    batch_size: int = 256
+    batch_schedule: list[int] = field(default_factory=list)
+    batch_schedule_every: int = 5
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    lr_schedule: str = "none"
+    lr_step_epochs: int = 10
+    lr_gamma: float = 0.5
+    patience: int = 40
+    min_delta: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+    amp_dtype: str = "bf16"
+    num_threads: int | None = None
+    quiet: bool = False
+
+    def __post_init__(self):
+        if self.batch_schedule == "paper":
+            self.batch_schedule = list(PAPER_BATCH_SCHEDULE)
+        elif isinstance(self.batch_schedule, str):
+            self.batch_schedule = [_to_int(s, "train.batch_schedule") for s in self.batch_schedule.split(",") if s.strip()]
+        self.batch_schedule = [_to_int(b, "train.batch_schedule") for b in (self.batch_schedule or [])]
+        if any(b < 1 for b in self.batch_schedule):
+            raise ConfigError(f"train.batch_schedule sizes must be ≥ 1, got {self.batch_schedule}")
+        for name in ("epochs", "batch_size", "batch_schedule_every", "lr_step_epochs"):
+            _check_positive(self, name)
+        if self.num_threads is not None:
+            _check_positive(self, "num_threads")
+        if self.patience < 0:
+            raise ConfigError(f"train.patience must be ≥ 0, got {self.patience}")
+        if not self.lr > 0:
+            raise ConfigError(f"train.lr must be positive, got {self.lr}")
+        if self.weight_decay < 0 or self.min_delta < 0 or not self.lr_gamma > 0:
+            raise ConfigError("train.weight_decay and train.min_delta must be ≥ 0 and train.lr_gamma > 0")
+        _check_choice(self.lr_schedule, LR_SCHEDULES, "train.lr_schedule")
+        _check_choice(self.device, DEVICES, "train.device")
+        _check_choice(self.amp_dtype, AMP_DTYPES, "train.amp_dtype")
+
+    def batch_size_at(self, epoch: int) -> int:
+        """Global batch size of epoch `epoch` (0-based)."""
+        if not self.batch_schedule:
+            return self.batch_size
+        stage = min(epoch // self.batch_schedule_every, len(self.batch_schedule) - 1)
+        return self.batch_schedule[stage]
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of epoch `epoch` (0-based): a pure function, so resuming needs no scheduler state."""
+        import math
+
+        if self.lr_schedule == "cosine":
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+        if self.lr_schedule == "step":
+            return self.lr * self.lr_gamma ** (epoch // self.lr_step_epochs)
+        return self.lr
+
+
+@dataclass
+class RunConfig:
+    """Everything `saltjet.train.train` needs: the model, its data and how to train it.
+
+    Attributes:
+        model: registered model name (salt, linformer, transformer).
+        model_options: options of the model's typed config, except n_particles, n_features and
+            n_classes, which come from the data.
+    """
+
+    model: str = "salt"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        if not isinstance(self.model_options, dict):
+            raise ConfigError(f"model_options must be a mapping, got {self.model_options!r}")
+        from_data = sorted({"n_particles", "n_features", "n_classes"} & set(self.model_options))
+        if from_data:
+            raise ConfigError(f"model option(s) {', '.join(from_data)} come from the data; set data.n_particles or data.features instead")
+
+    def to_dict(self) -> dict:
+        """Plain nested dict (YAML/JSON-safe)."""
+        return {"model": self.model, "model_options": _plain(self.model_options),
+                "data": dataclasses.asdict(self.data), "train": dataclasses.asdict(self.train)}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "RunConfig":
+        """Build from a nested dict; unknown sections or keys and wrong types raise `ConfigError`."""
+        d = dict(d or {})
+        unknown = sorted(set(d) - {"model", "model_options", "data", "train"})
+        if unknown:
+            raise ConfigError(f"unknown config section(s): {', '.join(unknown)}; known: model, model_options, data, train")
+        model = d.get("model", "salt")
+        if not isinstance(model, str):
+            raise ConfigError(f"model must be a name, got {model!r}")
+        return cls(model=model, model_options=dict(d.get("model_options") or {}),
+                   data=build_dataclass(DataConfig, d.get("data"), "data"),
+                   train=build_dataclass(TrainConfig, d.get("train"), "train"))
+
+    def validate_model(self) -> None:
+        """Check model name and options against the registry (ConfigError if wrong)."""
+        from saltjet.models import model_config
+
+        model_config(self.model, **self.model_options)
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a config file into a dict; `ConfigError` if missing, unreadable or not a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (model, model_options, data, train)")
+    return raw
+
+
+def merge_dicts(base: dict, override: dict) -> dict:
+    """Recursive merge: values of `override` win; nested mappings merge key by key."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_dicts(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_assignment(text: str) -> dict:
+    """"section.key=value" (value parsed as YAML) -> {"section": {"key": value}}.
+
+    Sections: data, train, model (= model_options). "model=NAME" sets the model name.
+    """
+    if "=" not in text:
+        raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
+    key, _, raw = text.partition("=")
+    key = key.strip()
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    if key == "model":
+        return {"model": value}
+    section, _, name = key.partition(".")
+    section = {"model": "model_options", "model_options": "model_options"}.get(section, section)
+    if section not in ("data", "train", "model_options") or not name:
+        raise ConfigError(f"--set key {key!r} must be data.NAME, train.NAME or model.NAME")
+    return {section: {name.replace("-", "_"): value}}
+
+
+def build_dataclass(cls: type, values: dict | None, section: str):
+    """Instantiate dataclass `cls` from `values`, coercing types; unknown keys raise `ConfigError`."""
+    values = dict(values or {})
+    if not isinstance(values, dict):
+        raise ConfigError(f"section {section!r} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown {section} option(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"bad {section} options: {e}") from None
+
+
+def _coerce(value, hint, name: str):
+    """Convert a YAML/CLI value to the annotated type (int, float, bool, str, list, Optional)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        return _coerce(value, args[0], name)
+    if origin is list:
+        if isinstance(value, str):
+            if name == "train.batch_schedule":
+                return value  # "paper" or "128,256": TrainConfig parses it
+            value = [v for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        (item,) = typing.get_args(hint) or (str,)
+        return [_coerce(v, item, name) for v in value]
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} must be a mapping, got {value!r}")
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    if hint is int:
+        return _to_int(value, name)
+    if hint is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if hint is str:
+        if isinstance(value, (dict, list)) or value is None:
+            raise ConfigError(f"{name} must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _to_int(value, name: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if not f.is_integer():
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    return int(f)
+
+
+def _as_str_list(value, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (str, Path)):
+        return [str(value)]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{name} must be a path or a list of paths, got {value!r}")
+    return [str(v) for v in value]
+
+
+def _check_positive(obj, name: str) -> None:
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+
+
+def _check_choice(value: str, choices: tuple[str, ...], name: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
