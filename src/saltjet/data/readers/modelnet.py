@@ -12,8 +12,9 @@ vertices (fan-triangulated).
 
 Bad input: a missing path, a folder without ModelNet files, or a split with no files is a
 one-line `DataError`. A malformed mesh (wrong counts, non-numeric values, face index out of
-range, zero surface area, ...) is, by default (`on_error="skip"`), left out with ONE warning that
-counts the skipped files and names the first; if no mesh is readable that becomes a `DataError`.
+range, zero surface area, ...) is, by default (`on_error="skip"`), left out with ONE
+`ReaderWarning` that counts the skipped files and names the first (a data set of thousands of
+meshes should not be lost to one corrupt file); if no mesh is readable that becomes a `DataError`.
 `on_error="raise"` turns the first bad mesh into a `DataError` naming the file.
 
 Sampling is reproducible: each mesh's generator is seeded by (`seed`, the mesh's
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from saltjet.data.particles import ParticleData
+from saltjet.data.readers.screening import ReaderWarning
 from saltjet.errors import ConfigError, DataError
 
 FORMAT = "modelnet"
@@ -332,6 +334,6 @@ def read(paths, split: str = "train", n_points: int = 1024, seed: int = 0, *,
         if kept == 0:
             raise DataError(f"no readable mesh among {len(meshes)}; first: {errors[0]}")
         warnings.warn(f"modelnet: skipped {len(errors)} of {len(meshes)} malformed meshes; "
-                      f"first: {errors[0]}", stacklevel=2)
+                      f"first: {errors[0]}", ReaderWarning, stacklevel=2)
     return ParticleData(x[:kept], np.ones((kept, int(n_points)), dtype=bool), y[:kept],
                         class_names, FEATURE_NAMES, kind="pointcloud", source=FORMAT)
