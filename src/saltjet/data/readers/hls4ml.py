@@ -115,20 +115,23 @@ def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_siz
         columns = [names.index(c) for c in CORE_COLUMNS + extras]
         report.n_slots = n_particles or parts.shape[1]
         n = len(parts)
+        buffer = np.empty((min(chunk_size, n),) + parts.shape[1:], dtype=parts.dtype)
         start = 0
         while start < n and not collector.full:
             stop = min(n, start + min(chunk_size, collector.wanted or chunk_size))
+            raw = buffer[: stop - start]
             try:
-                raw = parts[start:stop]
+                parts.read_direct(raw, np.s_[start:stop], np.s_[0 : stop - start])
                 onehot = jets[start:stop][:, label_cols]
-            except (OSError, ValueError) as e:
+            except (OSError, ValueError, TypeError) as e:
                 raise DataError(f"{path}: cannot read jets {start}..{stop} (truncated file?): {one_line(e)}") from None
-            x = raw[:, :, columns].astype(np.float32, copy=False)
+            x = np.take(raw, columns, axis=2).astype(np.float32, copy=False)
             finite = np.isfinite(x).all(axis=(1, 2))
             mask = x[:, :, 0] > 0
             y, labelled = one_hot_labels(onehot)
             keep = report.screen(finite, labelled, mask.sum(axis=1))
-            x, mask, y = x[keep], mask[keep], y[keep]
+            if not keep.all():
+                x, mask, y = x[keep], mask[keep], y[keep]
             x *= mask[:, :, None]
             if n_particles is not None:
                 x, mask, truncated = fit_slots(x, mask, n_particles)
