@@ -205,3 +205,33 @@ def test_mixed_formats_and_bad_options(tmp_path):
     (tmp_path / "empty_dir").mkdir()
     with pytest.raises(DataError, match="no data files in a known layout"):
         load(tmp_path / "empty_dir")
+
+
+def test_fit_slots_compacts_gaps_and_keeps_highest_pt():
+    from saltjet.data.readers.slots import fit_slots
+
+    pt = np.array([[5.0, 0, 9, 0, 1, 7], [3.0, 2, 0, 0, 0, 0], [0, 0, 0, 0, 4, 0]])
+    mask = pt > 0
+    x = (np.stack([pt, pt + 100, pt + 200], axis=-1) * mask[..., None]).astype(np.float32)
+    out, out_mask, truncated = fit_slots(x, mask, 3)
+    assert truncated == 1  # only jet 0 has more than 3 particles; jet 2 is just compacted
+    np.testing.assert_array_equal(out[..., 0], [[5, 9, 7], [3, 2, 0], [4, 0, 0]])
+    np.testing.assert_array_equal(out[..., 1], np.where(out_mask, out[..., 0] + 100, 0))
+    np.testing.assert_array_equal(out_mask, [[1, 1, 1], [1, 1, 0], [1, 0, 0]])
+    wide, wide_mask, none = fit_slots(x, mask, 8)
+    assert wide.shape == (3, 8, 3) and none == 0 and not wide_mask[:, 6:].any()
+
+
+def test_modelnet_folders_go_through_load(tmp_path):
+    pytest.importorskip("saltjet.data.readers.modelnet")
+    cube = "OFF\n8 6 0\n" + "".join(f"{x} {y} {z}\n" for x in (0, 1) for y in (0, 1) for z in (0, 1))
+    cube += "4 0 1 3 2\n4 4 6 7 5\n4 0 4 5 1\n4 2 3 7 6\n4 0 2 6 4\n4 1 5 7 3\n"
+    for name in ("bed", "chair"):
+        for split in ("train", "test"):
+            (tmp_path / name / split).mkdir(parents=True)
+            (tmp_path / name / split / f"{name}_0001.off").write_text(cube)
+    data = load(tmp_path, n_particles=32, max_jets=1)
+    assert data.source == "modelnet" and data.kind == "pointcloud"
+    assert data.x.shape == (1, 32, 3) and data.class_names == ["bed", "chair"]
+    with pytest.raises(ConfigError, match="modelnet format has no feature selection"):
+        load(tmp_path, features="all")

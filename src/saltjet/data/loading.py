@@ -118,7 +118,7 @@ def resolve(path_or_glob, format: str = "auto") -> tuple[str, list[Path]]:
     return formats[0], sorted(chosen)
 
 
-def _reader_options(read, max_jets, n_particles, features, quiet, options) -> tuple[dict, bool]:
+def _reader_options(fmt: str, read, max_jets, n_particles, features, quiet, options) -> tuple[dict, bool]:
     """Keyword arguments for `read`, mapping the common options onto the reader's signature.
 
     Returns the kwargs and whether `max_jets` still has to be applied after reading.
@@ -129,12 +129,12 @@ def _reader_options(read, max_jets, n_particles, features, quiet, options) -> tu
         kwargs["quiet"] = quiet
     if features is not None:
         if "features" not in params:
-            raise ConfigError("this format has no feature selection")
+            raise ConfigError(f"the {fmt} format has no feature selection")
         kwargs["features"] = features
     if n_particles is not None:
         slot_name = "n_particles" if "n_particles" in params else "n_points" if "n_points" in params else None
         if slot_name is None:
-            raise ConfigError("this format has a fixed number of particles")
+            raise ConfigError(f"the {fmt} format has a fixed number of particles")
         kwargs[slot_name] = n_particles
     cut_after = False
     if max_jets is not None:
@@ -172,7 +172,7 @@ def load(path_or_glob, format: str = "auto", max_jets: int | None = None, n_part
             raise ConfigError(f"{name} must be a whole number ≥ 1, got {value!r}")
     fmt, paths = resolve(path_or_glob, format)
     reader = get_reader(fmt)
-    kwargs, cut_after = _reader_options(reader.read, max_jets, n_particles, features, quiet, options)
+    kwargs, cut_after = _reader_options(fmt, reader.read, max_jets, n_particles, features, quiet, options)
     data = reader.read(paths, **kwargs)
     if cut_after and len(data) > max_jets:
         data = data.subset(slice(0, max_jets))

@@ -12,7 +12,7 @@ def fit_slots(x: np.ndarray, mask: np.ndarray, n: int, pt_column: int = 0) -> tu
     sit in the first `n` slots are sliced, not reordered.
 
     Args:
-        x: (c, m, F) features, pT in column `pt_column`.
+        x: (c, m, F) features, pT in column `pt_column`, zeros in padded slots.
         mask: (c, m) bool, True = real particle.
         n: slots wanted.
     Returns:
