@@ -239,21 +239,23 @@ def epoch_batches(n_items: int, batch_size: int, seed: int, epoch: int, rank: in
     """Index batches of one epoch for process `rank` of `world_size`.
 
     The epoch's permutation depends only on (seed, epoch), so a resumed run sees the same batches.
-    Each process takes a disjoint, equally long slice of it (the n_items % world_size left-over
-    jets are skipped that epoch) and batches of ⌈batch_size / world_size⌉: `batch_size` is global.
+    It is cut into global batches of `batch_size` rounded up to a multiple of `world_size`; process
+    `rank` takes the rank-th equal piece of every global batch, so the processes see disjoint jets
+    and, with gradients averaged over processes, a K-process run takes the same steps as one
+    process (up to rounding). The n_items % world_size jets at the end of the permutation are
+    skipped that epoch.
 
     Returns:
-        list of (b,) int64 index tensors.
+        list of (b,) int64 index tensors (b = batch_size / world_size, smaller for the last one).
     """
     if shuffle:
         g = torch.Generator().manual_seed(epoch_seed(seed, epoch))
         order = torch.randperm(n_items, generator=g)
     else:
         order = torch.arange(n_items)
-    per_rank = n_items // world_size
-    order = order[rank * per_rank:(rank + 1) * per_rank]
     local = math.ceil(batch_size / world_size)
-    return list(torch.split(order, local))
+    order = order[:n_items - n_items % world_size]
+    return [chunk.view(world_size, -1)[rank] for chunk in torch.split(order, local * world_size)]
 
 
 def eval_shard(n_items: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
