@@ -78,6 +78,11 @@ def test_jet_kinematics_in_window(small_set):
     np.testing.assert_array_equal(jets[:, J["j_ptfrac"]], 1.0)
     assert np.all(jets[:, J["j_mass_mmdt"]] <= jets[:, J["j_mass"]] * (1 + 1e-5))
     assert np.all(jets[:, J["j_tau1_b1"]] > 0)
+    with h5py.File(small_set[1][0], "r") as f:
+        skipped = json.loads(f.attrs["not_computed_jet_features"])
+    computed = [n for n in JET_FEATURES if n not in skipped and n not in ("j_undef", "j_c1_b0")]
+    assert all(np.all(jets[:, J[n]] == 0) for n in skipped)
+    assert all(np.any(jets[:, J[n]] != 0) for n in computed)
 
 
 def test_particle_features_consistent(small_set):

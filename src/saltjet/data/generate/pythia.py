@@ -185,8 +185,9 @@ def generate_class_jets(
     while have < n_jets:
         if n_events > max_events_per_jet * n_jets:
             raise ConfigError(f"class {recipe.name}: only {have} jets from {n_events} events")
-        efficiency = max(have / n_events, 0.2) if n_events else 0.6
-        batch = int(np.clip(np.ceil((n_jets - have) / efficiency * 1.05), 8, 400))
+        # acceptance is 0.89 (g) to 0.99 (t): size batches to need few calls and waste few events
+        efficiency = max(have / n_events, 0.2) if n_events else 0.9
+        batch = int(np.clip(np.ceil((n_jets - have) / efficiency), 4, 400))
         events = pythia.nextBatch(batch)
         n_events += batch
         p4, c, j = select_jets(events, recipe)

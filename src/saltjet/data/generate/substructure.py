@@ -11,7 +11,8 @@ mMDT-groomed constituents.
 Not computed (left at 0, listed by `not_computed(full)`): the pruned mass (no pruner in the
 awkward interface) and the generalised D2 (α = 1) columns; unless `full=True`, also the
 three-point correlators C2, D2, M2, N2 (O(n³) per jet: with them a gluon jet costs ~50 ms,
-more than Pythia itself).
+more than Pythia itself), the soft-drop β = −1 mass and every `_mmdt` column (each soft-drop
+pass costs ~1-4 ms per jet in fastjet's awkward interface).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import numpy as np
 from saltjet.data.hls4ml_layout import JET_FEATURES
 
 NEVER_COMPUTED = ["j_mass_prun", "j_d2_a1_b1", "j_d2_a1_b2", "j_d2_a1_b1_mmdt", "j_d2_a1_b2_mmdt"]
-THREE_POINT = [f"j_{o}_{b}{s}" for s in ("", "_mmdt") for o in ("c2", "d2", "m2", "n2") for b in ("b1", "b2")]
+THREE_POINT = [f"j_{o}_{b}" for o in ("c2", "d2", "m2", "n2") for b in ("b1", "b2")]
+_GROOMED = [n for n in JET_FEATURES if n.endswith("_mmdt") and n != "j_mass_mmdt" and n not in NEVER_COMPUTED]
+FULL_ONLY = THREE_POINT + ["j_mass_sdm1"] + _GROOMED
 _RECLUSTER_R = 3.0  # holds any anti-kT R=0.8 jet in one C/A cluster
 _SD_ZCUT, _SD_R0 = 0.1, 1.0
 _TRIM_R, _TRIM_FRAC = 0.2, 0.03
@@ -40,7 +43,7 @@ def _momenta(p4: np.ndarray, counts: np.ndarray):
 
 def not_computed(full: bool = False) -> list[str]:
     """The substructure columns of `JET_FEATURES` that `jet_substructure(..., full)` leaves at 0."""
-    return NEVER_COMPUTED + ([] if full else THREE_POINT)
+    return NEVER_COMPUTED + ([] if full else FULL_ONLY)
 
 
 def _shape_observables(cs, prefix_suffix: str = "", full: bool = False) -> dict[str, np.ndarray]:
@@ -90,15 +93,14 @@ def jet_substructure(p4: np.ndarray, counts: np.ndarray, full: bool = False) -> 
     cs = fastjet.ClusterSequence(momenta, ca)
     out = _shape_observables(cs, full=full)
 
-    for beta, name in ((0.0, "j_mass_mmdt"), (2.0, "j_mass_sdb2"), (-1.0, "j_mass_sdm1")):
+    sd_betas = ((0.0, "j_mass_mmdt"), (2.0, "j_mass_sdb2")) + (((-1.0, "j_mass_sdm1"),) if full else ())
+    for beta, name in sd_betas:
         sd = cs.exclusive_jets_softdrop_grooming(njets=1, beta=beta, symmetry_cut=_SD_ZCUT, R0=_SD_R0)
         out[name] = np.asarray(sd.msoftdrop, dtype=np.float64)
-        if beta == 0.0:
-            groomed = sd.constituents
-    # observables of the mMDT-groomed jet
-    g_counts = ak.to_numpy(ak.num(groomed))
-    g_p4 = np.stack([ak.to_numpy(ak.flatten(groomed[f])) for f in ("px", "py", "pz", "E")], axis=-1)
-    out.update(_shape_observables(fastjet.ClusterSequence(_momenta(g_p4, g_counts), ca), "_mmdt", full))
+        if beta == 0.0 and full:  # observables of the mMDT-groomed jet
+            g_counts = ak.to_numpy(ak.num(sd.constituents))
+            g_p4 = np.stack([ak.to_numpy(ak.flatten(sd.constituents[f])) for f in ("px", "py", "pz", "E")], axis=-1)
+            out.update(_shape_observables(fastjet.ClusterSequence(_momenta(g_p4, g_counts), ca), "_mmdt", full))
 
     # trimming: keep kT R=0.2 subjets above 3 % of the jet pT
     trim = fastjet.ClusterSequence(momenta, fastjet.JetDefinition(fastjet.kt_algorithm, _TRIM_R)).inclusive_jets(0.0)
