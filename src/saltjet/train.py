@@ -26,7 +26,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from saltjet import distributed, run
@@ -35,6 +34,7 @@ from saltjet.data.particles import ParticleData
 from saltjet.data.pipeline import JetTensors, PreparedSplits, build_splits, epoch_batches, epoch_seed, eval_shard
 from saltjet.errors import ConfigError
 from saltjet.models import count_parameters, create_model, model_config
+from saltjet.objective import loss_fn, macro_auc, predictions, probabilities
 
 EVAL_BATCH = 1024
 # Options that may change between an interrupted run and its resumption.
@@ -93,40 +93,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean loss of logits (B, out) for labels y (B,): BCE-with-logits when out == 1, else cross-entropy."""
-    logits = logits.float()
-    if logits.shape[-1] == 1:
-        return F.binary_cross_entropy_with_logits(logits[:, 0], y.to(logits.dtype))
-    return F.cross_entropy(logits, y)
-
-
-def predictions(logits: torch.Tensor) -> torch.Tensor:
-    """(B, out) logits -> (B,) predicted class."""
-    return (logits[:, 0] > 0).long() if logits.shape[-1] == 1 else logits.argmax(dim=-1)
-
-
-def probabilities(logits: np.ndarray) -> np.ndarray:
-    """(N, out) logits -> (N,) P(class 1) for one logit, else (N, C) softmax probabilities."""
-    logits = np.asarray(logits, dtype=np.float64)
-    if logits.shape[1] == 1:
-        return 1.0 / (1.0 + np.exp(-logits[:, 0]))
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
-
-
-def macro_auc(probs: np.ndarray, y: np.ndarray) -> float | None:
-    """ROC AUC (binary, or macro one-vs-rest); None when undefined (a class missing)."""
-    from sklearn.metrics import roc_auc_score
-
-    try:
-        if probs.ndim == 1:
-            return float(roc_auc_score(y, probs))
-        return float(roc_auc_score(y, probs, multi_class="ovr", average="macro", labels=np.arange(probs.shape[1])))
-    except ValueError:
-        return None
-
-
 def train(config: RunConfig, out_dir: str | Path, resume: bool = False, *, data: ParticleData | None = None,
           val_data: ParticleData | None = None, stop_after: int | None = None,
           log: Callable[[str], None] | None = None) -> dict:
@@ -163,6 +129,7 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log) -> dict:
     say = (lambda s: None) if quiet else (log or print)
     state_path = out / run.STATE_FILE
     stored = _check_out_dir(out, config, resume)
+    distributed.barrier(ctx)  # every process has looked at `out` before rank 0 writes into it
     seed_everything(tc.seed)
     t_start = time.perf_counter()
     splits = build_splits(config.data, data, val_data, quiet=quiet)
