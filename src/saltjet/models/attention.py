@@ -91,14 +91,35 @@ class LogitConv(nn.Module):
         bias = torch.stack([conv.bias for conv in self.convs]).mean(dim=0)
         return weight, bias
 
+    def band_matrices(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The folded kernel as band matrices: (C, h_max, p_in, p_out), and the bias (C,).
+
+        out[i, o] = Σ_r Σ_c logits[i + r − h_max//2, c] · matrices[r, c, o] + bias.
+        """
+        weight, bias = self.folded_kernel()
+        # (C, h_max, p+1) with a zero column for links outside the kernel, gathered into band
+        # matrices (C, h_max, p_in, p_out).
+        return F.pad(weight, (0, 1))[:, :, self.band], bias
+
+    def as_conv1d(self, logits: torch.Tensor, n_heads: int) -> torch.Tensor:
+        """The same map on particles-last logits: (B, H·p, n) -> (B, H·p, n), as one grouped Conv1d
+        (a group per head; in-channels = input partitions, kernel positions = row offsets)."""
+        b, _, n = logits.shape
+        p = self.partitions
+        matrix, bias = self.band_matrices()  # (C, h_max, p_in, p_out)
+        weight = matrix.permute(0, 3, 2, 1)  # (C, p_out, p_in, h_max)
+        if self.channels == 1:  # shared filters: heads into the batch, a plain Conv1d (faster than groups)
+            out = F.conv1d(logits.reshape(b * n_heads, p, n), weight[0], bias.expand(p), padding=self.h_max // 2)
+            return out.view(b, n_heads * p, n)
+        weight = weight.reshape(n_heads * p, p, self.h_max)
+        bias = bias.repeat_interleave(p)
+        return F.conv1d(logits, weight, bias, padding=self.h_max // 2, groups=n_heads)
+
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         """logits: (B, H, n, p) -> (B, H, n, p)."""
         b, h, n, p = logits.shape
-        weight, bias = self.folded_kernel()
-        # (C, h_max, p+1) with a zero column for links outside the kernel, gathered into band
-        # matrices (C, h_max, p_in, p_out), flattened to (C, h_max·p, p).
-        weight = F.pad(weight, (0, 1))
-        matrix = weight[:, :, self.band].reshape(self.channels, self.h_max * p, p)
+        matrix, bias = self.band_matrices()
+        matrix = matrix.reshape(self.channels, self.h_max * p, p)
         half = self.h_max // 2
         padded = F.pad(logits, (0, 0, half, half))
         windows = torch.cat([padded[:, :, r : r + n, :] for r in range(self.h_max)], dim=-1)
@@ -174,6 +195,85 @@ class PartitionedAttention(_MultiHead):
         return s.masked_fill(~self.occupied(mask)[:, None, None, :], EXCLUDED)
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """h: (B, n, d), mask: (B, n) -> (B, n, d). Same function as `forward_reference`, refactored
+        for speed (see the class notes): particles on the last axis, per-jet matrices folded small."""
+        b, n, d = h.shape
+        heads, parts = self.n_heads, self.partitions
+        # (B, d, n): particles last, so the convolution over n and the softmax over p run on
+        # contiguous rows. Zero columns = zero q, k, v (the projection has no bias): masking.
+        hm = h.transpose(1, 2).contiguous() * mask.unsqueeze(1).to(h.dtype)
+        w_q, w_k, w_v = self.qkv.weight.view(3, heads, self.d_head, d).unbind(0)
+        # Collapse before projecting (both linear): one GEMM of hm with the block-sparse (n, 2·H·p)
+        # matrix of collapse weights, then the tiny per-jet K/V projections.
+        collapsed = (hm.reshape(b * d, n) @ self.collapse_matrix(n)).view(b, d, 2, heads, parts)
+        k_tilde = torch.einsum("behc,hje->bhcj", collapsed[:, :, 0], w_k)  # (B, H, p, dh)
+        v_tilde = torch.einsum("behc,hje->bhcj", collapsed[:, :, 1], w_v)
+        # Logits S = Q·K̃ᵀ/√dh straight from hm with a per-jet (H·p, d) matrix: (B, H·p, n).
+        qk = torch.einsum("hje,bhcj->bhce", w_q, k_tilde) * (self.d_head**-0.5)
+        logits = torch.bmm(qk.reshape(b, heads * parts, d), hm)
+        if self.conv is not None:  # the folded (h_max, p) convolution as one Conv1d over n
+            logits = self.conv.as_conv1d(logits, heads)
+        logits = logits.view(b, heads, parts, n)
+        empty = ~self.occupied(mask)  # (B, p): no real particle, no attention
+        attn = torch.softmax(logits.masked_fill(empty[:, None, :, None], EXCLUDED), dim=2)
+        # Attention × Ṽ and the output projection fold into one per-jet (H·p, d) matrix.
+        w_o = self.proj.weight.view(d, heads, self.d_head)
+        out_matrix = torch.einsum("bhcj,ohj->bhco", v_tilde, w_o).reshape(b, heads * parts, d)
+        attn = self.attn_drop(attn).view(b, heads * parts, n)
+        return torch.baddbmm(self.proj.bias, attn.transpose(1, 2), out_matrix)
+
+    def collapse_matrix(self, n: int) -> torch.Tensor:
+        """Collapse weights as one block-sparse (n, 2·H·p) matrix, columns (K/V, head, partition):
+        entry [c·L + l, (s, h, c)] = weight[s][h, c, l], zero outside partition c."""
+        weights = torch.stack([self.key_collapse, self.value_collapse])  # (2, H, p, L)
+        eye = torch.eye(self.partitions, dtype=weights.dtype, device=weights.device)
+        full = torch.einsum("shcl,cq->qlshc", weights, eye).reshape(self.partitions * self.block, -1)
+        return full[:n]
+
+    def _forward_v1(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """h: (B, n, d), mask: (B, n) -> (B, n, d). Same function as `forward_reference`, refactored
+        so that only four passes touch (B, n, ·) tensors; see the class notes on speed."""
+        b, n, d = h.shape
+        hm = h * mask.unsqueeze(-1).to(h.dtype)  # zero rows = zero q, k, v (the projection has no bias)
+        w_q, w_k, w_v = self.qkv.weight.view(3, self.n_heads, self.d_head, d).unbind(0)
+        # Collapse before projecting (both are linear): per partition c, the L rows of hm mix into one
+        # row per head and for K and V: (B, 2, H, p, d); then the tiny per-jet K/V projections.
+        blocks = F.pad(hm, (0, 0, 0, self.pad)).view(b, self.partitions, self.block, d)
+        weights = torch.stack([self.key_collapse, self.value_collapse])  # (2, H, p, L)
+        collapsed = torch.einsum("bcld,shcl->bshcd", blocks, weights)
+        k_tilde = torch.einsum("bhcd,hjd->bhcj", collapsed[:, 0], w_k)  # (B, H, p, dh)
+        v_tilde = torch.einsum("bhcd,hjd->bhcj", collapsed[:, 1], w_v)
+        # Logits of every head, convolved, straight from hm: the query projection, Q·K̃ᵀ/√dh and the
+        # (h_max, p) band convolution fold into one per-jet matrix (h_max·d, H·p), applied to the
+        # h_max row-shifted copies of hm (zero rows beyond the jet = the convolution's 'same' padding).
+        qk = torch.einsum("hjd,bhcj->bhdc", w_q, k_tilde) * (self.d_head**-0.5)  # (B, H, d, p)
+        if self.conv is None:
+            rows, bias = 1, qk.new_zeros(1)
+            logit_matrix = qk.permute(0, 2, 1, 3).reshape(b, d, self.n_heads * self.partitions)
+        else:
+            band, bias = self.conv.band_matrices()  # (C, h_max, p, p), (C,)
+            rows = self.conv.h_max
+            logit_matrix = torch.einsum("bhdc,hrco->brdho", qk, band.expand(self.n_heads, -1, -1, -1))
+            logit_matrix = logit_matrix.reshape(b, rows * d, self.n_heads * self.partitions)
+        if rows > 1:
+            half = rows // 2
+            padded = F.pad(hm, (0, 0, half, half))
+            hm = torch.cat([padded[:, r : r + n] for r in range(rows)], dim=-1)  # (B, n, h_max·d)
+        # Conv bias, and −inf for partitions without a real particle, as one (B, 1, H·p) additive term.
+        bias = bias.expand(self.n_heads).repeat_interleave(self.partitions)
+        offset = torch.where(self.occupied(mask), 0.0, EXCLUDED).to(h.dtype)  # (B, p)
+        offset = (offset.unsqueeze(1) + bias.view(self.n_heads, self.partitions)).view(b, 1, -1)
+        logits = torch.baddbmm(offset, hm, logit_matrix)  # (B, n, H·p)
+        attn = torch.softmax(logits.view(b, n, self.n_heads, self.partitions), dim=-1)
+        # Attention × Ṽ and the output projection fold into one per-jet (H·p, d) matrix.
+        w_o = self.proj.weight.view(d, self.n_heads, self.d_head)
+        out_matrix = torch.einsum("bhcj,ohj->bhco", v_tilde, w_o).reshape(b, self.n_heads * self.partitions, d)
+        attn = self.attn_drop(attn).view(b, n, self.n_heads * self.partitions)
+        return torch.baddbmm(self.proj.bias, attn, out_matrix)
+
+    def forward_reference(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The literal formulation (Q, K, V for every particle, collapse, logits, convolution,
+        softmax, ×Ṽ, merge heads, projection); `forward` must equal it. h: (B, n, d) -> (B, n, d)."""
         q, k, v = self.split_qkv(h)
         k_tilde, v_tilde = self.collapse(k, v, mask)
         attn = torch.softmax(self._logits(q, k_tilde, mask, convolve=True), dim=-1)
