@@ -19,6 +19,8 @@ COMMANDS = {
     "generate": "saltjet.cli.generate",
     "inspect": "saltjet.cli.inspect",
     "evaluate": "saltjet.cli.evaluate",
+    "study": "saltjet.cli.study",
+    "plot": "saltjet.cli.plot",
 }
 
 

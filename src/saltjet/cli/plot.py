@@ -1,0 +1,81 @@
+"""`saltjet plot KIND --run RUN_DIR ...`: figures from existing runs or study folders, no training."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "figures from existing runs: roc, multiplicity, attention, partitions, scaling (PNG + PDF)"
+KINDS = ("roc", "multiplicity", "attention", "partitions", "scaling")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=KINDS, help="which figure")
+    p.add_argument("--run", action="append", default=[], metavar="RUN_DIR",
+                   help="run directory (repeatable); roc/multiplicity read its study_predictions.npz, "
+                        "attention loads its model; scaling/partitions: a study folder with results.json / attention_jet.npz")
+    p.add_argument("--label", action="append", default=[], help="legend label per --run (default: folder names)")
+    p.add_argument("--jet", help="attention/partitions: an .npz with x (n, F), mask (n,), feature_names "
+                                 "(default: attention_jet.npz of the study folder above the run)")
+    p.add_argument("--partitions", type=int, default=4, help="partitions: p (default 4)")
+    p.add_argument("--slots", type=int, default=150, help="partitions: particle slots n (default 150)")
+    p.add_argument("--out", default="figures", help="output folder (default: figures)")
+
+
+def _jet(args, first_run):
+    from pathlib import Path
+
+    import numpy as np
+
+    from saltjet.errors import DataError
+
+    path = Path(args.jet) if args.jet else next((p / "attention_jet.npz" for p in Path(first_run).resolve().parents
+                                                 if (p / "attention_jet.npz").is_file()), None)
+    if path is None or not path.is_file():
+        raise DataError("no jet to draw: pass --jet FILE.npz (x, mask, feature_names)")
+    with np.load(path, allow_pickle=False) as f:
+        return f["x"], f["mask"], [str(n) for n in f["feature_names"]]
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from saltjet import plots
+    from saltjet.errors import ConfigError, DataError
+    from saltjet.evaluate import load_predictions
+    from saltjet.study import figures
+    from saltjet.study.runner import EVAL_FILE, PREDICTIONS_FILE
+
+    if not args.run:
+        raise ConfigError("pass at least one --run")
+    runs = [Path(r) for r in args.run]
+    labels = args.label + [r.name if r.name and not r.name.startswith("seed") else r.parent.name for r in runs[len(args.label):]]
+    out = Path(args.out)
+    if args.kind == "roc":
+        preds = {lbl: load_predictions(r / PREDICTIONS_FILE) for lbl, r in zip(labels, runs)}
+        names = next(iter(preds.values()))["class_names"]
+        paths = []
+        for c in ([names[1]] if len(names) == 2 else names):
+            paths += plots.plot_roc_comparison(preds, c, out / f"roc_{c}")
+    elif args.kind == "multiplicity":
+        reports = {}
+        for lbl, r in zip(labels, runs):
+            if not (r / EVAL_FILE).is_file():
+                raise DataError(f"{r} has no {EVAL_FILE} (a run made by saltjet study)")
+            reports[lbl] = json.loads((r / EVAL_FILE).read_text())["report"]
+        paths = plots.plot_accuracy_vs_multiplicity(reports, out / "multiplicity")
+    elif args.kind == "attention":
+        x, mask, names = _jet(args, runs[0])
+        paths = figures.attention_figures(dict(zip(labels, runs)), x, mask, names, out)
+    elif args.kind == "partitions":
+        x, mask, _ = _jet(args, runs[0])
+        paths = figures.partition_figure(x[:, 0], x[:, 1], x[:, 2], mask.astype(bool), args.slots, args.partitions,
+                                         out / "partitions")
+    else:
+        results = runs[0] / "results.json"
+        if not results.is_file():
+            raise DataError(f"{runs[0]} holds no results.json of a scaling study")
+        paths = figures.scaling_figure(json.loads(results.read_text()).get("bench", []), out / "scaling")
+    for p in paths:
+        print(p)
+    return 0

@@ -1,0 +1,53 @@
+"""`saltjet study NAME`: run one of the paper's studies (experiments/NAME.yaml) and write its report."""
+
+from __future__ import annotations
+
+import argparse
+
+from saltjet.cli import positive_int
+
+HELP = "run a study of the paper (compare, sorting, partitions, multiplicity, scaling, attention, pointcloud, features)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="study name (a file experiments/NAME.yaml) or a path to a study YAML")
+    p.add_argument("--data", help="data files/glob (jets) or ModelNet10 root (pointcloud); default: built-in generated set")
+    p.add_argument("--format", default="auto", help="format of --data (default: auto)")
+    p.add_argument("--seeds", type=positive_int, help="training seeds per run (overrides the study file)")
+    p.add_argument("--quick", action="store_true", help="tiny data, 1 epoch, 1 seed: a smoke test in minutes")
+    p.add_argument("--out", help="output folder (default reports/NAME; reports/quick/NAME with --quick)")
+    p.add_argument("--jets-per-class", type=positive_int, help="size of the generated data set per class")
+    p.add_argument("--epochs", type=positive_int, help="maximum epochs per training (overrides the study file)")
+    p.add_argument("--cache-dir", default="data", help="where generated data sets are cached (default: data)")
+    p.add_argument("--report-only", action="store_true", help="re-render report.md from OUT/results.json, train nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def canonical_command(args: argparse.Namespace) -> str:
+    """The command line that reproduces this invocation (from the parsed options)."""
+    parts = ["saltjet", "study", args.name]
+    for flag in ("data", "format", "seeds", "out", "jets_per_class", "epochs", "cache_dir"):
+        value = getattr(args, flag)
+        if value is not None and not (flag == "format" and value == "auto") and not (flag == "cache_dir" and value == "data"):
+            parts += [f"--{flag.replace('_', '-')}", str(value)]
+    return " ".join(parts + (["--quick"] if args.quick else []))
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from saltjet.study import run_study, write_report
+    from saltjet.study.runner import resolve_spec
+
+    if args.report_only:
+        spec = resolve_spec(args.name, args.quick)
+        out = Path(args.out) if args.out else Path("reports") / ("quick" if args.quick else "") / spec.name
+        print(write_report(out))
+        return 0
+    command = canonical_command(args)
+    results = run_study(args.name, data=args.data, seeds=args.seeds, quick=args.quick, out=args.out,
+                        jets_per_class=args.jets_per_class, epochs=args.epochs, format=args.format,
+                        cache_dir=args.cache_dir, quiet=args.quiet, command=command)
+    out = Path(args.out) if args.out else Path("reports") / ("quick" if args.quick else "") / results["study"]
+    print(out / "report.md")
+    return 0

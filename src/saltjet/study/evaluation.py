@@ -1,0 +1,102 @@
+"""Scoring a study's trained runs on its held-out jets, and their cost (params, FLOPs, latency).
+
+`evaluate_on` walks the path of `saltjet.evaluate.evaluate_run` (load_run -> pipeline.prepare with
+the run's sort key and features -> evaluate.predict -> metrics.evaluate_predictions) on jets
+already in memory: a study's test jets are relabelled (tasks) and carry derived feature columns,
+so they are not a file that `evaluate_run` could read.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from saltjet.data.particles import ParticleData
+
+
+def evaluate_on(run_dir: str | Path, test: ParticleData, device: str = "cpu") -> tuple[dict, dict]:
+    """Evaluate the run in `run_dir` on `test` (physical jets in file order, any slot count).
+
+    Returns:
+        report: `saltjet.metrics.evaluate_predictions` dict plus run, model, sort_by.
+        predictions: {probs, labels, multiplicity, class_names} (the layout of `saltjet.plots`).
+    """
+    from saltjet.data.pipeline import prepare
+    from saltjet.errors import DataError
+    from saltjet.evaluate import predict
+    from saltjet.metrics import evaluate_predictions
+    from saltjet.run import load_run
+
+    model, info = load_run(run_dir, device=device)
+    if list(test.class_names) != list(info.class_names):
+        raise DataError(f"test classes {test.class_names} differ from the run's {info.class_names}")
+    multiplicity = test.multiplicity[test.mask.any(axis=1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared, _ = prepare(test, model.config.n_particles, info.sort_by, info.feature_names)
+    probs = predict(model, prepared.x, prepared.mask, device=device, quiet=True)
+    report = {"run": str(run_dir), "model": info.model, "sort_by": info.sort_by}
+    report.update(evaluate_predictions(probs, prepared.y, info.class_names, multiplicity))
+    predictions = {"probs": probs, "labels": prepared.y, "multiplicity": multiplicity,
+                   "class_names": list(info.class_names)}
+    return report, predictions
+
+
+def model_cost(model_name: str, model_config: dict, batch: int = 256, repeats: int = 10) -> dict:
+    """Parameters, FLOPs per jet and CPU latency per jet of a model config (random weights).
+
+    FLOPs come from `saltjet.flops` when it offers a per-jet count, else from PyTorch's
+    FlopCounterMode on one forward pass; latency from `saltjet.bench.time_forward` on
+    `saltjet.bench.random_jets` (median of `repeats` calls at the current thread count).
+    """
+    import torch
+
+    from saltjet import bench
+    from saltjet.models import count_parameters, create_model, model_config as make_config
+
+    config = make_config(model_name, **model_config)
+    model = create_model(model_name, config).eval()
+    n, f = config.n_particles, config.n_features
+    flops = _flops_per_jet(model, model_name, config)
+    x, mask = bench.random_jets(batch, n, f, seed=0)
+    with torch.inference_mode():
+        timing = bench.time_forward(model, x, mask, repeats=repeats, warmup=2)
+    return {"params": count_parameters(model), "flops": flops,
+            "latency_ms": 1e3 * timing.median_s / batch, "latency_batch": batch,
+            "threads": torch.get_num_threads()}
+
+
+def _flops_per_jet(model, model_name: str, config) -> float:
+    try:
+        from saltjet import flops as flops_module
+
+        count = getattr(flops_module, "analytic_flops", None) or getattr(flops_module, "count_flops", None)
+        if count is not None:
+            value = count(model)
+            value = value.get("total", value) if isinstance(value, dict) else value
+            return float(getattr(value, "total", value))
+    except (ImportError, TypeError, AttributeError):
+        pass
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from saltjet.bench import random_jets
+
+    x, mask = random_jets(4, config.n_particles, config.n_features, seed=0)
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(x, mask)
+    return float(counter.get_total_flops()) / 4
+
+
+def mean_bins(reports: list[dict]) -> list[dict]:
+    """Multiplicity bins averaged over several reports (same edges): [{lo, hi, n, accuracy}]."""
+    if not reports or not reports[0].get("multiplicity_bins"):
+        return []
+    out = []
+    for i, b in enumerate(reports[0]["multiplicity_bins"]):
+        accs = [r["multiplicity_bins"][i]["accuracy"] for r in reports if r["multiplicity_bins"][i]["accuracy"] is not None]
+        out.append({"lo": b["lo"], "hi": b["hi"], "n": int(sum(r["multiplicity_bins"][i]["n"] for r in reports)),
+                    "accuracy": float(np.mean(accs)) if accs else None})
+    return out

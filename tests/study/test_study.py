@@ -1,0 +1,169 @@
+"""Each study's --quick path end to end on tiny fixture data, resumption, and report regeneration.
+
+Training studies take 20-100 s each on this shared 2-core machine, so they are marked slow; the
+report-regeneration, parsing, scaling and error tests are fast. Jet studies read a small hls4ml-layout file written here (random jets, balanced labels) through
+`--data`, so no Pythia run is needed; the built-in generated path is covered by a slow test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from published_layouts import write_hls4ml
+from saltjet.cli import main
+from saltjet.study import load_study, write_report
+from saltjet.study.spec import list_studies
+
+JET_STUDIES = ["compare", "sorting", "partitions", "multiplicity", "attention", "features"]
+ALL_STUDIES = JET_STUDIES + ["scaling", "pointcloud"]
+
+
+@pytest.fixture(scope="module")
+def jets_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("jets") / "jetImage_0_150p_0_250.h5"
+    write_hls4ml(path, n_jets=250, seed=5, max_mult=40, labels=np.arange(250) % 5)
+    return path
+
+
+@pytest.fixture(scope="module")
+def compare_out(jets_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    assert main(["study", "compare", "--quick", "--quiet", "--data", str(jets_file), "--out", str(out)]) == 0
+    return out
+
+
+def test_every_study_file_parses():
+    assert set(ALL_STUDIES) <= set(list_studies())
+    for name in ALL_STUDIES:
+        spec = load_study(name)
+        quick = spec.quick_version()
+        assert quick.seeds == 1 and quick.is_quick
+        assert spec.kind == "bench" or quick.train["epochs"] <= 2
+
+
+@pytest.mark.slow
+def test_compare_quick_writes_report(compare_out):
+    results = json.loads((compare_out / "results.json").read_text())
+    assert {r["task"] for r in results["runs"]} == {"5class", "top_vs_qcd", "quark_vs_gluon"}
+    assert {r["model"] for r in results["runs"]} == {"salt", "linformer", "transformer"}
+    assert len(results["floor"]) == 3
+    report = (compare_out / "report.md").read_text()
+    assert "saltjet study compare" in report and "--quick" in report
+    assert "physics floor" in report and "torch" in report
+    assert (compare_out / "figures" / "roc_top_vs_qcd_t.png").is_file()
+
+
+def _results(accs: dict[str, list[float]], floor: list[float]) -> dict:
+    runs = [{"task": "5class", "run": name, "label": name, "model": name, "seed": s,
+             "metrics": {"accuracy": a, "auc_macro": 0.9}, "params": 100, "flops": 1e5, "latency_ms": 1e-3,
+             "multiplicity_bins": [], "epochs_run": 1}
+            for name, values in accs.items() for s, a in enumerate(values)]
+    return {"study": "compare", "title": "t", "claim": "", "quick": False, "command": "saltjet study compare",
+            "versions": {"torch": "x"}, "settings": {"seeds": 2, "columns": ["accuracy", "auc_macro", "params"],
+                                                     "train": {"epochs": 1}, "data": {}, "figures": []},
+            "tasks": {"5class": {"class_names": list("gqWZt"), "n_train": 10, "n_test": 5, "n_pool": 20}},
+            "runs": runs, "floor": [{"task": "5class", "seed": s, "label": "physics floor (BDT)",
+                                     "metrics": {"accuracy": a}} for s, a in enumerate(floor)],
+            "bench": [], "notes": [], "figures": [], "wall_seconds": 1.0}
+
+
+def test_report_tables_come_from_results(tmp_path):
+    results = _results({"salt": [0.60, 0.62], "linformer": [0.50, 0.52]}, [0.55, 0.55])
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    report = write_report(tmp_path).read_text()
+    salt = next(l for l in report.splitlines() if l.startswith("| salt |"))
+    assert "61.00 ± 1.41" in salt and "above" in salt
+    assert "**below**" in next(l for l in report.splitlines() if l.startswith("| linformer |"))
+    # change a number in results.json: the table and the findings follow
+    results["runs"][0]["metrics"]["accuracy"] = 0.98765
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    report = write_report(tmp_path).read_text()
+    salt = next(l for l in report.splitlines() if l.startswith("| salt |"))
+    assert "80.38 ± 26.00" in salt
+    assert re.search(r"Highest accuracy on 5class: salt \(80\.38 %\)", report)
+    (tmp_path / "notes.md").write_text("SAL-T trails here because the data are small.")
+    assert "SAL-T trails here" in write_report(tmp_path).read_text()
+
+
+@pytest.mark.slow
+def test_rerun_skips_finished_runs(jets_file, compare_out, capsys):
+    stamp = {p: p.stat().st_mtime_ns for p in compare_out.glob("runs/*/*/seed0/study_eval.json")}
+    assert main(["study", "compare", "--quick", "--data", str(jets_file), "--out", str(compare_out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("done, skipped") == 9
+    assert stamp == {p: p.stat().st_mtime_ns for p in compare_out.glob("runs/*/*/seed0/study_eval.json")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sorting", "partitions", "multiplicity", "attention", "features"])
+def test_jet_study_quick(name, jets_file, tmp_path):
+    out = tmp_path / name
+    assert main(["study", name, "--quick", "--quiet", "--data", str(jets_file), "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    spec = load_study(name)
+    assert {r["run"] for r in results["runs"]} == {r.name for r in spec.runs}
+    assert (out / "report.md").is_file()
+    if name == "attention":
+        figs = {p.name for p in (out / "figures").glob("*.png")}
+        assert {"attention_SAL-T.png", "attention_Linformer.png", "attention_Transformer.png", "partitions.png"} <= figs
+    if name == "multiplicity":
+        assert "per constituent multiplicity" in (out / "report.md").read_text()
+    if name == "features":
+        widths = {r["run"]: r["params"] for r in results["runs"]}
+        assert widths["raw"] < widths["log"] < widths["hls4ml"]  # the embedding grows with the inputs
+
+
+def test_scaling_quick(tmp_path):
+    assert main(["study", "scaling", "--quick", "--quiet", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    records = results["bench"]
+    assert {r["model"] for r in records} == {"salt", "linformer", "transformer"}
+    assert all(r["flops"] > 0 for r in records)
+    assert (tmp_path / "figures" / "scaling.png").is_file()
+
+
+@pytest.mark.slow
+def test_pointcloud_quick(tmp_path):
+    out = tmp_path / "out"
+    assert main(["study", "pointcloud", "--quick", "--quiet", "--cache-dir", str(tmp_path / "cache"),
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["data"]["kind"] == "pointcloud" and len(results["runs"]) == 3
+    assert results["floor"] == []
+
+
+def test_bad_study_name_is_one_line_error(capsys):
+    assert main(["study", "no_such_study", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown study" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_compare_quick_on_generated_jets(tmp_path):
+    """The default path: Pythia jets generated (and cached) by the study itself."""
+    out = tmp_path / "out"
+    assert main(["study", "compare", "--quick", "--quiet", "--cache-dir", str(tmp_path / "data"),
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["data"]["generated"] and "no detector simulation" in results["data"]["source"]
+
+
+def test_plot_cli_roc_and_errors(tmp_path, capsys):
+    from saltjet.evaluate import save_predictions
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        run = tmp_path / name / "seed0"
+        y = rng.integers(0, 2, 200)
+        save_predictions(run / "study_predictions.npz", {"probs": np.clip(y * 0.3 + rng.random(200) * 0.7, 0, 1),
+                                                         "labels": y, "class_names": ["QCD", "t"]})
+    args = ["plot", "roc", "--run", str(tmp_path / "a" / "seed0"), "--run", str(tmp_path / "b" / "seed0"),
+            "--out", str(tmp_path / "figs")]
+    assert main(args) == 0
+    assert (tmp_path / "figs" / "roc_t.png").is_file() and (tmp_path / "figs" / "roc_t.pdf").is_file()
+    assert main(["plot", "scaling", "--run", str(tmp_path)]) == 2
+    assert "results.json" in capsys.readouterr().err
