@@ -19,7 +19,8 @@ HELP = "train SAL-T, Linformer or Transformer on jet files; writes weights, conf
 # argparse dest -> (config section, key)
 _DATA = {"data": "path", "val_data": "val_data", "format": "format", "sort_by": "sort_by", "n_particles": "n_particles",
          "max_jets": "max_jets", "val_fraction": "val_fraction", "features": "features"}
-_TRAIN = {"epochs": "epochs", "batch_size": "batch_size", "batch_schedule": "batch_schedule", "lr": "lr",
+_TRAIN = {"epochs": "epochs", "batch_size": "batch_size", "batch_schedule": "batch_schedule",
+          "batch_schedule_every": "batch_schedule_every", "lr": "lr",
           "lr_schedule": "lr_schedule", "weight_decay": "weight_decay", "seed": "seed", "device": "device",
           "patience": "patience", "amp": "amp", "num_threads": "num_threads", "quiet": "quiet"}
 _MODEL = {"partitions": "partitions", "conv_mode": "conv_mode", "proj_dim": "proj_dim", "d_model": "d_model",
@@ -50,6 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--epochs", type=positive_int, help="maximum epochs (default 100)")
     t.add_argument("--batch-size", type=positive_int, metavar="B", help="global batch size (default 256)")
     t.add_argument("--batch-schedule", metavar="SIZES", help='growing batch sizes "128,256,..." or "paper"')
+    t.add_argument("--batch-schedule-every", type=positive_int, metavar="E", help="epochs per batch-size stage (default 5)")
     t.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
     t.add_argument("--lr-schedule", help="none, cosine or step (default none)")
     t.add_argument("--weight-decay", type=float, help="Adam weight decay (default 0)")
