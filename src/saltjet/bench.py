@@ -20,7 +20,6 @@ session (CPU provider, or CUDA when available and requested device is cuda).
 
 from __future__ import annotations
 
-import math
 import statistics
 import tempfile
 import time
@@ -167,3 +166,118 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda asked for, but no CUDA device is available")
     return torch.device(device)
+
+
+@dataclass
+class BenchOptions:
+    """What to measure. threads: torch intra-op threads and ORT intra-op threads (None: leave as is)."""
+
+    models: tuple[str, ...] = ("salt", "linformer", "transformer")
+    n_particles: tuple[int, ...] = (16, 32, 64, 150, 300, 600, 1024)
+    batch_sizes: tuple[int, ...] = (1, 1024)
+    backends: tuple[str, ...] = ("torch",)
+    threads: int | None = None
+    repeats: int = 20
+    warmup: int = 3
+    device: str = "auto"
+    compile: bool = False
+    gemm_size: int = 2048
+    seed: int = 0
+    memory: bool = True
+
+
+@dataclass
+class BenchRecord:
+    """One measured (model, n, batch, backend). Times in ms; flops per jet; memory in MB (10⁶ B)."""
+
+    model: str
+    n_particles: int
+    batch_size: int
+    backend: str
+    device: str
+    threads: int
+    params: int
+    flops: int
+    flops_measured: int | None
+    latency_ms: float
+    latency_iqr_ms: float
+    latency_per_jet_us: float
+    jets_per_s: float
+    peak_mem_mb: float | None
+    gflops_per_s: float
+    fraction_of_gemm: float
+    ratio_to_transformer: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _torch_runner(model, x, mask, options: BenchOptions):
+    if options.compile:
+        model = torch.compile(model, dynamic=False)
+    return lambda: model(x, mask)
+
+
+def _ort_runner(model, x, mask, options: BenchOptions, workdir: Path):
+    from saltjet.export import export_onnx, onnx_session
+
+    path = export_onnx(model, workdir / f"{model.model_name}_{x.shape[1]}.onnx")
+    session = onnx_session(path, options.threads, "cuda" if x.is_cuda else "cpu")
+    feeds = {"x": x.cpu().numpy(), "mask": mask.cpu().numpy()}
+    return lambda: session.run(["logits"], feeds)
+
+
+def run_bench(options: BenchOptions, progress: bool = True) -> tuple[list[BenchRecord], dict]:
+    """Measure every (model, n, batch, backend). Returns (records, context) where context holds the
+    device, thread count, GEMM FLOP/s and versions of this run."""
+    from tqdm import tqdm
+
+    from saltjet.flops import analytic_flops, measured_flops
+    from saltjet.models import count_parameters, create_model, list_models
+
+    unknown = [m for m in options.models if m not in list_models()]
+    if unknown:
+        raise ConfigError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(list_models())}")
+    bad = [b for b in options.backends if b not in BACKENDS]
+    if bad:
+        raise ConfigError(f"unknown backend(s) {', '.join(bad)}; choose from {', '.join(BACKENDS)}")
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    threads = torch.get_num_threads()
+    device = resolve_device(options.device)
+    gemm = gemm_flops_per_s(options.gemm_size, device)
+    context = {"device": str(device), "threads": threads, "gemm_size": options.gemm_size,
+               "gemm_gflops_per_s": gemm / 1e9, "torch": torch.__version__, "repeats": options.repeats,
+               "warmup": options.warmup, "compile": options.compile}
+    cases = [(m, n, b, be) for n in options.n_particles for b in options.batch_sizes
+             for be in options.backends for m in sorted(options.models, key=lambda m: m != "transformer")]
+    records: list[BenchRecord] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, n, batch, backend in tqdm(cases, desc="bench", disable=not progress, file=None):
+            torch.manual_seed(options.seed)
+            model = create_model(name, n_particles=n).eval().to(device)
+            x, mask = random_jets(batch, n, model.config.n_features, options.seed)
+            x, mask = x.to(device), mask.to(device)
+            flops = analytic_flops(model).total
+            counted = measured_flops(model, x[:1], mask[:1]) if backend == "torch" else None
+            if backend == "torch":
+                call = _torch_runner(model, x, mask, options)
+            else:
+                call = _ort_runner(model, x, mask, options, Path(tmp))
+            sync = torch.cuda.synchronize if device.type == "cuda" and backend == "torch" else None
+            with torch.inference_mode():
+                t = time_call(call, options.repeats, options.warmup, sync)
+            memory = peak_memory_mb(model, x, mask) if options.memory and backend == "torch" else None
+            achieved = flops * batch / t.median_s
+            records.append(BenchRecord(
+                model=name, n_particles=n, batch_size=batch, backend=backend, device=str(device), threads=threads,
+                params=count_parameters(model), flops=flops, flops_measured=counted,
+                latency_ms=t.median_s * 1e3, latency_iqr_ms=t.iqr_s * 1e3,
+                latency_per_jet_us=t.median_s * 1e6 / batch, jets_per_s=batch / t.median_s, peak_mem_mb=memory,
+                gflops_per_s=achieved / 1e9, fraction_of_gemm=achieved / gemm,
+            ))
+    reference = {(r.n_particles, r.batch_size, r.backend): r.latency_ms for r in records if r.model == "transformer"}
+    for r in records:
+        ref = reference.get((r.n_particles, r.batch_size, r.backend))
+        r.ratio_to_transformer = r.latency_ms / ref if ref else None
+    return records, context

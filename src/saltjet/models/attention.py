@@ -107,9 +107,10 @@ class LogitConv(nn.Module):
         b, _, n = logits.shape
         p = self.partitions
         matrix, bias = self.band_matrices()  # (C, h_max, p_in, p_out)
-        weight = matrix.permute(0, 3, 2, 1)  # (C, p_out, p_in, h_max)
+        # reshape with constant sizes: the TorchScript ONNX exporter needs the kernel shape static
+        weight = matrix.permute(0, 3, 2, 1).reshape(self.channels, p, p, self.h_max)  # (C, p_out, p_in, h_max)
         if self.channels == 1:  # shared filters: heads into the batch, a plain Conv1d (faster than groups)
-            out = F.conv1d(logits.reshape(b * n_heads, p, n), weight[0], bias.expand(p), padding=self.h_max // 2)
+            out = F.conv1d(logits.unflatten(1, (n_heads, p)).flatten(0, 1), weight[0], bias.expand(p), padding=self.h_max // 2)
             return out.view(b, n_heads * p, n)
         weight = weight.reshape(n_heads * p, p, self.h_max)
         bias = bias.repeat_interleave(p)
@@ -144,6 +145,16 @@ class PartitionedAttention(_MultiHead):
     Masking: padded keys/values are zeroed before the collapse; padded query rows of S are zeroed
     before the convolution (so their values never leak into real rows); partitions with no real
     particle get no attention weight.
+
+    Speed (`forward`; `forward_reference` is the literal form, equal to float rounding): with d=16
+    the work is memory-bound, so `forward` minimises passes over (B, n, ·) tensors and keeps n last.
+    (1) Zeroing padded rows of h zeroes q, k, v (no bias). (2) Collapse and K/V projection are both
+    linear, so the collapse runs first on h, as one GEMM with the block-sparse (n, 2·H·p) weight
+    matrix; K/V are then projected per jet (p rows, not n). (3) W_q and K̃ fold into one per-jet
+    (H·p, d) matrix: S = that @ h, (B, H·p, n). (4) The logit convolution runs as one Conv1d over n.
+    (5) The softmax runs over an outer axis (PyTorch's softmax over a size-4 inner axis is ~5× slower).
+    (6) Ṽ and W_o fold into one per-jet (H·p, d) matrix: attention × Ṽ and the projection are one
+    batched matmul. Measured in benchmarks/bench_models.py.
     """
 
     def __init__(
@@ -225,51 +236,10 @@ class PartitionedAttention(_MultiHead):
     def collapse_matrix(self, n: int) -> torch.Tensor:
         """Collapse weights as one block-sparse (n, 2·H·p) matrix, columns (K/V, head, partition):
         entry [c·L + l, (s, h, c)] = weight[s][h, c, l], zero outside partition c."""
-        weights = torch.stack([self.key_collapse, self.value_collapse])  # (2, H, p, L)
+        weights = torch.stack([self.key_collapse, self.value_collapse]).permute(3, 0, 1, 2)  # (L, 2, H, p)
         eye = torch.eye(self.partitions, dtype=weights.dtype, device=weights.device)
-        full = torch.einsum("shcl,cq->qlshc", weights, eye).reshape(self.partitions * self.block, -1)
-        return full[:n]
-
-    def _forward_v1(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """h: (B, n, d), mask: (B, n) -> (B, n, d). Same function as `forward_reference`, refactored
-        so that only four passes touch (B, n, ·) tensors; see the class notes on speed."""
-        b, n, d = h.shape
-        hm = h * mask.unsqueeze(-1).to(h.dtype)  # zero rows = zero q, k, v (the projection has no bias)
-        w_q, w_k, w_v = self.qkv.weight.view(3, self.n_heads, self.d_head, d).unbind(0)
-        # Collapse before projecting (both are linear): per partition c, the L rows of hm mix into one
-        # row per head and for K and V: (B, 2, H, p, d); then the tiny per-jet K/V projections.
-        blocks = F.pad(hm, (0, 0, 0, self.pad)).view(b, self.partitions, self.block, d)
-        weights = torch.stack([self.key_collapse, self.value_collapse])  # (2, H, p, L)
-        collapsed = torch.einsum("bcld,shcl->bshcd", blocks, weights)
-        k_tilde = torch.einsum("bhcd,hjd->bhcj", collapsed[:, 0], w_k)  # (B, H, p, dh)
-        v_tilde = torch.einsum("bhcd,hjd->bhcj", collapsed[:, 1], w_v)
-        # Logits of every head, convolved, straight from hm: the query projection, Q·K̃ᵀ/√dh and the
-        # (h_max, p) band convolution fold into one per-jet matrix (h_max·d, H·p), applied to the
-        # h_max row-shifted copies of hm (zero rows beyond the jet = the convolution's 'same' padding).
-        qk = torch.einsum("hjd,bhcj->bhdc", w_q, k_tilde) * (self.d_head**-0.5)  # (B, H, d, p)
-        if self.conv is None:
-            rows, bias = 1, qk.new_zeros(1)
-            logit_matrix = qk.permute(0, 2, 1, 3).reshape(b, d, self.n_heads * self.partitions)
-        else:
-            band, bias = self.conv.band_matrices()  # (C, h_max, p, p), (C,)
-            rows = self.conv.h_max
-            logit_matrix = torch.einsum("bhdc,hrco->brdho", qk, band.expand(self.n_heads, -1, -1, -1))
-            logit_matrix = logit_matrix.reshape(b, rows * d, self.n_heads * self.partitions)
-        if rows > 1:
-            half = rows // 2
-            padded = F.pad(hm, (0, 0, half, half))
-            hm = torch.cat([padded[:, r : r + n] for r in range(rows)], dim=-1)  # (B, n, h_max·d)
-        # Conv bias, and −inf for partitions without a real particle, as one (B, 1, H·p) additive term.
-        bias = bias.expand(self.n_heads).repeat_interleave(self.partitions)
-        offset = torch.where(self.occupied(mask), 0.0, EXCLUDED).to(h.dtype)  # (B, p)
-        offset = (offset.unsqueeze(1) + bias.view(self.n_heads, self.partitions)).view(b, 1, -1)
-        logits = torch.baddbmm(offset, hm, logit_matrix)  # (B, n, H·p)
-        attn = torch.softmax(logits.view(b, n, self.n_heads, self.partitions), dim=-1)
-        # Attention × Ṽ and the output projection fold into one per-jet (H·p, d) matrix.
-        w_o = self.proj.weight.view(d, self.n_heads, self.d_head)
-        out_matrix = torch.einsum("bhcj,ohj->bhco", v_tilde, w_o).reshape(b, self.n_heads * self.partitions, d)
-        attn = self.attn_drop(attn).view(b, n, self.n_heads * self.partitions)
-        return torch.baddbmm(self.proj.bias, attn, out_matrix)
+        full = weights.unsqueeze(0) * eye[:, None, None, None, :]  # (p_row, L, 2, H, p_col)
+        return full.reshape(self.partitions * self.block, -1)[:n]
 
     def forward_reference(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The literal formulation (Q, K, V for every particle, collapse, logits, convolution,

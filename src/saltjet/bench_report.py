@@ -1,0 +1,66 @@
+"""Write `saltjet bench` results: bench.json, bench.md (markdown table) and log-log plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from saltjet.run import atomic_write_bytes
+
+COLUMNS = [
+    ("model", "model", "{}"), ("n_particles", "n", "{}"), ("batch_size", "batch", "{}"), ("backend", "backend", "{}"),
+    ("params", "params", "{:,}"), ("flops", "FLOPs/jet", "{:,}"), ("latency_ms", "latency ms", "{:.3f}"),
+    ("latency_iqr_ms", "IQR ms", "{:.3f}"), ("latency_per_jet_us", "µs/jet", "{:.3f}"),
+    ("jets_per_s", "jets/s", "{:,.0f}"), ("peak_mem_mb", "peak MB", "{:.2f}"),
+    ("fraction_of_gemm", "of GEMM peak", "{:.1%}"), ("ratio_to_transformer", "× Transformer", "{:.3f}"),
+]
+
+
+def markdown_table(records: list[dict], context: dict) -> str:
+    """Markdown: a context line, then one row per record."""
+    head = (f"device {context['device']}, {context['threads']} threads, torch {context['torch']}, "
+            f"median of {context['repeats']} after {context['warmup']} warm-up calls; "
+            f"fp32 GEMM {context['gemm_size']}² = {context['gemm_gflops_per_s']:.1f} GFLOP/s\n\n")
+    lines = ["| " + " | ".join(c[1] for c in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for r in records:
+        cells = ["–" if r.get(key) is None else fmt.format(r[key]) for key, _, fmt in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def plot_scaling(records: list[dict], path: Path) -> None:
+    """FLOPs per jet vs n and latency per jet vs n (one line per model, batch and backend), log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plt.style.use(mplhep.style.CMS)
+    fig, (ax_f, ax_t) = plt.subplots(1, 2, figsize=(16, 7))
+    for model in sorted({r["model"] for r in records}):
+        rows = sorted({(r["n_particles"], r["flops"]) for r in records if r["model"] == model})
+        ax_f.plot([n for n, _ in rows], [f for _, f in rows], marker="o", label=model)
+        for batch, backend in sorted({(r["batch_size"], r["backend"]) for r in records if r["model"] == model}):
+            sel = sorted((r["n_particles"], r["latency_per_jet_us"]) for r in records
+                         if r["model"] == model and r["batch_size"] == batch and r["backend"] == backend)
+            ax_t.plot([n for n, _ in sel], [t for _, t in sel], marker="o", label=f"{model}, batch {batch}, {backend}")
+    for ax, label in ((ax_f, "FLOPs per jet"), (ax_t, "latency per jet [µs]")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("particles per jet n")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_outputs(records: list[dict], context: dict, out_dir: str | Path) -> list[Path]:
+    """bench.json ({"context", "records"}), bench.md and bench_scaling.png in out_dir."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "bench.json", json.dumps({"context": context, "records": records}, indent=1).encode())
+    atomic_write_bytes(out / "bench.md", markdown_table(records, context).encode())
+    plot_scaling(records, out / "bench_scaling.png")
+    return [out / "bench.json", out / "bench.md", out / "bench_scaling.png"]

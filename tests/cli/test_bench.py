@@ -1,0 +1,45 @@
+"""`saltjet bench`: records with the documented keys, outputs written, bad options. No timing asserts."""
+
+from __future__ import annotations
+
+import json
+
+from saltjet.cli import main
+
+KEYS = {"model", "n_particles", "batch_size", "backend", "params", "flops", "latency_ms", "jets_per_s", "peak_mem_mb"}
+
+
+def test_quick_json_records(capsys):
+    args = ["bench", "--quick", "--json", "--n", "8,16", "--batch", "1,3", "--backend", "torch,onnxruntime",
+            "--threads", "1", "--repeats", "2"]
+    assert main(args) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == 3 * 2 * 2 * 2
+    for r in records:
+        assert KEYS <= set(r)
+        assert r["latency_ms"] > 0 and r["jets_per_s"] > 0 and r["flops"] > 0
+        if r["backend"] == "torch":
+            assert r["flops_measured"] == r["flops"] and r["peak_mem_mb"] > 0
+    ratios = {r["ratio_to_transformer"] for r in records if r["model"] == "transformer"}
+    assert ratios == {1.0}
+    salt = {(r["n_particles"]): r["flops"] for r in records if r["model"] == "salt"}
+    assert salt[16] > salt[8]
+
+
+def test_out_dir_gets_json_table_and_plot(tmp_path, capsys):
+    out = tmp_path / "b"
+    assert main(["bench", "--quick", "--models", "salt,transformer", "--n", "8", "--batch", "2",
+                 "--repeats", "1", "--quiet", "--out", str(out)]) == 0
+    data = json.loads((out / "bench.json").read_text())
+    assert data["context"]["gemm_gflops_per_s"] > 0 and len(data["records"]) == 2
+    table = (out / "bench.md").read_text()
+    assert "| salt | 8 | 2 | torch |" in table
+    assert (out / "bench_scaling.png").stat().st_size > 1000
+    assert "| transformer |" in capsys.readouterr().out
+
+
+def test_bad_options_are_one_line_errors(capsys):
+    assert main(["bench", "--quick", "--models", "nope", "--quiet"]) == 2
+    assert "unknown model" in capsys.readouterr().err
+    assert main(["bench", "--quick", "--backend", "tensorrt", "--quiet"]) == 2
+    assert "unknown backend" in capsys.readouterr().err
