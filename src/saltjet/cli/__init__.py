@@ -21,6 +21,8 @@ COMMANDS = {
     "evaluate": "saltjet.cli.evaluate",
     "study": "saltjet.cli.study",
     "plot": "saltjet.cli.plot",
+    "export": "saltjet.cli.export",
+    "bench": "saltjet.cli.bench",
 }
 
 
