@@ -6,6 +6,9 @@ seed derived from (seed, c, j), so the jets do not depend on the number of worke
 together hold exactly the jets of the unsharded run, and each shard is balanced. A shard's jets
 are shuffled with a generator seeded by (seed, I, K) and written as files of `jets_per_file`:
 `jetImage_<I>_150p_<start>_<stop>.h5`, next to `generate_manifest_<I>of<K>.json`.
+
+Workers are spawned processes: a script that calls `generate_jets`/`ensure_dataset` with more
+than one worker needs the usual `if __name__ == "__main__":` guard.
 """
 
 from __future__ import annotations
@@ -147,7 +150,8 @@ def generate_jets(out_dir, opts: GenerateOptions, workers: int | None = None, qu
     from saltjet.data.generate.substructure import not_computed
 
     opts.validate()
-    workers = os.cpu_count() or 1 if workers is None else workers
+    if workers is None:
+        workers = os.cpu_count() or 1
     if workers < 1:
         raise ConfigError(f"workers must be ≥ 1, got {workers}")
     out_dir = Path(out_dir)
