@@ -247,3 +247,9 @@ def test_physics_mass_peaks_and_multiplicities(tmp_path):
     mean = {name: mult[y == i].mean() for i, name in enumerate(CLASS_NAMES)}
     assert mean["g"] > mean["q"] and mean["t"] > mean["W"]
     assert np.median(sd[y == CLASS_NAMES.index("q")]) < 60
+
+
+def test_cli_shapes_dataset(tmp_path):
+    pytest.importorskip("saltjet.data.generate.shapes")
+    assert main(["generate", "--dataset", "shapes", "--out", str(tmp_path), "--jets-per-class", "1", "--quiet"]) == 0
+    assert len(list(tmp_path.rglob("*.off"))) >= 10
