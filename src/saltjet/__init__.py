@@ -3,10 +3,20 @@
 Sub-packages:
     saltjet.models  SAL-T, Linformer and Transformer taggers, built by name (`create_model`).
     saltjet.data    kinematics, particle sorting, readers, generators and the training pipeline.
+
+`saltjet.models` and `saltjet.data` are imported on first use, so that light processes (e.g. the
+Pythia generator's workers) do not pay for importing torch.
 """
 
-from saltjet import data, models
+import importlib
+
 from saltjet.errors import SaltjetError
 
 __version__ = "0.1.0"
 __all__ = ["SaltjetError", "data", "models", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in ("data", "models"):
+        return importlib.import_module(f"saltjet.{name}")
+    raise AttributeError(f"module 'saltjet' has no attribute {name!r}")
