@@ -2,20 +2,38 @@
 
 Usage: python benchmarks/bench_models.py [--n 128,150,1024] [--batch 1024] [--repeats 7] [--compile]
 
-Prints median latency per batch (ms) per model and n, and each model's ratio to the Transformer at
-the same n, batch and thread count. Random untrained models on random kT-sorted jets (timing does not
-depend on the weights). Issue #5 targets (2-core CPU, batch 1024): SAL-T/Transformer ≤ 0.4 at
-n=150, ≤ 0.1 at n=1024; SAL-T time growth n=128→1024 ≤ 10×.
+For each n the models' calls are INTERLEAVED (salt, linformer, transformer, salt, ...) after a
+warm-up, so drifting load on a shared machine hits every model alike; prints the median latency per
+batch (ms) and each model's ratio to the Transformer at the same n, batch and thread count. Random
+untrained models on random kT-sorted jets (timing does not depend on the weights). Issue #5 targets
+(2-core CPU, batch 1024): SAL-T/Transformer ≤ 0.4 at n=150, ≤ 0.1 at n=1024; SAL-T time growth
+n=128→1024 ≤ 10×.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 
 import torch
 
-from saltjet.bench import random_jets, time_forward
+from saltjet.bench import random_jets
 from saltjet.models import create_model
+
+
+def interleaved(calls: dict, repeats: int, warmup: int) -> dict[str, float]:
+    """Median seconds per call of each callable, timing them in turn."""
+    for fn in calls.values():
+        for _ in range(warmup):
+            fn()
+    samples = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def main() -> None:
@@ -30,30 +48,29 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     names = args.models.split(",")
+    variants = names + ([f"{m}+compile" for m in names] if args.compile else [])
     ns = [int(v) for v in args.n.split(",")]
     median: dict[tuple[str, int], float] = {}
     print(f"batch {args.batch}, threads {torch.get_num_threads()}, repeats {args.repeats}, torch {torch.__version__}")
-    print(f"{'model':<14}" + "".join(f"{f'n={n} ms':>14}{'ratio':>8}" for n in ns))
-    # the Transformer first, so every later row can show its ratio to it
-    order = sorted(names, key=lambda m: m != "transformer")
-    for name in order + ([f"{m}+compile" for m in order] if args.compile else []):
-        row = f"{name:<14}"
-        for n in ns:
+    for n in ns:
+        x, mask = random_jets(args.batch, n, seed=0)
+        calls = {}
+        for name in variants:
             torch.manual_seed(0)
             model = create_model(name.split("+")[0], n_particles=n).eval()
             if name.endswith("+compile"):
                 model = torch.compile(model, dynamic=False)
-            x, mask = random_jets(args.batch, n, seed=0)
-            t = time_forward(model, x, mask, repeats=args.repeats, warmup=args.warmup)
-            median[name, n] = t.median_s
-            ref = median.get(("transformer" + ("+compile" if name.endswith("+compile") else ""), n))
-            ratio = f"{t.median_s / ref:.3f}" if ref else "-"
-            row += f"{t.median_s * 1e3:>14.1f}{ratio:>8}"
-        print(row, flush=True)
-    for name in names:
-        if name != "transformer" and ("transformer", ns[0]) in median:
-            ratios = ", ".join(f"n={n}: {median[name, n] / median['transformer', n]:.3f}" for n in ns)
-            print(f"{name}/transformer: {ratios}")
+            calls[name] = (lambda m: lambda: m(x, mask))(model)
+        with torch.inference_mode():
+            for name, t in interleaved(calls, args.repeats, args.warmup).items():
+                median[name, n] = t
+        row = ", ".join(f"{name} {median[name, n] * 1e3:.1f} ms" for name in variants)
+        print(f"n={n}: {row}", flush=True)
+    for name in variants:
+        ref = "transformer+compile" if name.endswith("+compile") else "transformer"
+        if name != ref and ("transformer", ns[0]) in median and (ref, ns[0]) in median:
+            ratios = ", ".join(f"n={n}: {median[name, n] / median[ref, n]:.3f}" for n in ns)
+            print(f"{name}/{ref}: {ratios}")
     if len(ns) > 1 and "salt" in names:
         print(f"salt growth n={ns[0]}→{ns[-1]}: {median['salt', ns[-1]] / median['salt', ns[0]]:.2f}×")
 

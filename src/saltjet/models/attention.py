@@ -212,7 +212,8 @@ class PartitionedAttention(_MultiHead):
         heads, parts = self.n_heads, self.partitions
         # (B, d, n): particles last, so the convolution over n and the softmax over p run on
         # contiguous rows. Zero columns = zero q, k, v (the projection has no bias): masking.
-        hm = h.transpose(1, 2).contiguous() * mask.unsqueeze(1).to(h.dtype)
+        # (in-place ops below act on fresh tensors whose producers' backward does not need them)
+        hm = h.transpose(1, 2).clone(memory_format=torch.contiguous_format).mul_(mask.unsqueeze(1))
         w_q, w_k, w_v = self.qkv.weight.view(3, heads, self.d_head, d).unbind(0)
         # Collapse before projecting (both linear): one GEMM of hm with the block-sparse (n, 2·H·p)
         # matrix of collapse weights, then the tiny per-jet K/V projections.
@@ -226,7 +227,7 @@ class PartitionedAttention(_MultiHead):
             logits = self.conv.as_conv1d(logits, heads)
         logits = logits.view(b, heads, parts, n)
         empty = ~self.occupied(mask)  # (B, p): no real particle, no attention
-        attn = torch.softmax(logits.masked_fill(empty[:, None, :, None], EXCLUDED), dim=2)
+        attn = torch.softmax(logits.masked_fill_(empty[:, None, :, None], EXCLUDED), dim=2)
         # Attention × Ṽ and the output projection fold into one per-jet (H·p, d) matrix.
         w_o = self.proj.weight.view(d, heads, self.d_head)
         out_matrix = torch.einsum("bhcj,ohj->bhco", v_tilde, w_o).reshape(b, heads * parts, d)
