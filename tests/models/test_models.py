@@ -235,3 +235,31 @@ def test_input_scaler_is_applied_and_saved():
     ident.scaler.set([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])
     scaled = (x - torch.tensor([10.0, 0.0, 0.0])) / torch.tensor([100.0, 1.0, 1.0])
     torch.testing.assert_close(model(x, mask), ident(scaled, mask))
+
+
+@pytest.mark.parametrize("conv_mode", ["shared", "depthwise", "none"])
+@pytest.mark.parametrize("n, p", [(150, 4), (37, 4), (40, 8), (9, 3), (16, 1)])
+def test_salt_fast_forward_equals_the_literal_formulation(conv_mode, n, p):
+    """`PartitionedAttention.forward` (refactored for speed) computes the same function as
+    `forward_reference` (Q, K, V, collapse, logits, conv, softmax, ×Ṽ, projection), with arbitrary
+    masks, padding anywhere, non-trivial biases, and gradients too."""
+    from saltjet.models.attention import PartitionedAttention
+
+    torch.manual_seed(0)
+    attn = PartitionedAttention(16, 4, n, p, (1, 3, 5), conv_mode)
+    if attn.conv is not None:
+        for c in attn.conv.convs:
+            torch.nn.init.normal_(c.bias)
+    h = torch.randn(5, n, 16, requires_grad=True)
+    mask = torch.rand(5, n, generator=torch.Generator().manual_seed(3)) < 0.6
+    mask[:, 0] = True
+    fast, ref = attn(h, mask), attn.forward_reference(h, mask)
+    real = mask.unsqueeze(-1).expand_as(fast)
+    torch.testing.assert_close(fast[real], ref[real], atol=1e-5, rtol=1e-5)
+    g_fast = torch.autograd.grad((fast * real).sum(), [h, *attn.parameters()], allow_unused=True)
+    g_ref = torch.autograd.grad((ref * real).sum(), [h, *attn.parameters()], allow_unused=True)
+    for a, b in zip(g_fast, g_ref):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
