@@ -20,6 +20,7 @@ session (CPU provider, or CUDA when available and requested device is cuda).
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -227,6 +228,25 @@ def _ort_runner(model, x, mask, options: BenchOptions, workdir: Path):
     return lambda: session.run(["logits"], feeds)
 
 
+def materialised_attention_bytes(name: str, n: int, batch: int, backend: str, n_heads: int = 4) -> int:
+    """Bytes of the (B, H, n, n) attention matrices a full-attention graph materialises.
+
+    PyTorch's fused SDPA never holds them; an ONNX graph does (scores and softmax, fp32), so a
+    Transformer at n=1024 and batch 1024 would need ~32 GB. Linear models hold (B, H, n, p) only.
+    """
+    if name != "transformer" or backend == "torch":
+        return 0
+    return 2 * batch * n_heads * n * n * 4
+
+
+def memory_budget_bytes() -> int:
+    """Half of this machine's physical memory."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
 def run_bench(options: BenchOptions, progress: bool = True) -> tuple[list[BenchRecord], dict]:
     """Measure every (model, n, batch, backend). Returns (records, context) where context holds the
     device, thread count, GEMM FLOP/s and versions of this run."""
@@ -252,8 +272,16 @@ def run_bench(options: BenchOptions, progress: bool = True) -> tuple[list[BenchR
     cases = [(m, n, b, be) for n in options.n_particles for b in options.batch_sizes
              for be in options.backends for m in sorted(options.models, key=lambda m: m != "transformer")]
     records: list[BenchRecord] = []
+    context["skipped"] = []
+    budget = memory_budget_bytes()
     with tempfile.TemporaryDirectory() as tmp:
         for name, n, batch, backend in tqdm(cases, desc="bench", disable=not progress, file=None):
+            need = materialised_attention_bytes(name, n, batch, backend)
+            if need > budget:
+                context["skipped"].append(
+                    f"{name} n={n} batch={batch} {backend}: its graph holds {need / 2**30:.0f} GiB of attention "
+                    f"matrices, over half this machine's memory")
+                continue
             torch.manual_seed(options.seed)
             model = create_model(name, n_particles=n).eval().to(device)
             x, mask = random_jets(batch, n, model.config.n_features, options.seed)

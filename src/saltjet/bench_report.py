@@ -25,7 +25,8 @@ def markdown_table(records: list[dict], context: dict) -> str:
     for r in records:
         cells = ["–" if r.get(key) is None else fmt.format(r[key]) for key, _, fmt in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
-    return head + "\n".join(lines) + "\n"
+    skipped = "".join(f"\nskipped: {line}" for line in context.get("skipped", []))
+    return head + "\n".join(lines) + "\n" + (skipped + "\n" if skipped else "")
 
 
 def plot_scaling(records: list[dict], path: Path) -> None:

@@ -42,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import sys
 
     from saltjet.bench import BenchOptions, run_bench
     from saltjet.bench_report import markdown_table, write_outputs
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         options.batch_sizes = args.batch if "batch" in explicit else (1, 64)
         options.repeats, options.warmup, options.gemm_size = min(args.repeats, 3), 1, 512
     records, context = run_bench(options, progress=not (args.quiet or args.json))
+    for line in context.get("skipped", []):
+        print(f"saltjet bench: skipped {line}", file=sys.stderr)
     rows = [r.to_dict() for r in records]
     if args.out:
         for path in write_outputs(rows, context, args.out):
