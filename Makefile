@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/saltjet models
+	$(BIN)/saltjet demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -14,6 +14,7 @@ from saltjet.errors import SaltjetError
 
 # name -> module under saltjet.cli; the order is the order in `saltjet --help`.
 COMMANDS = {
+    "demo": "saltjet.cli.demo",
     "models": "saltjet.cli.models",
     "train": "saltjet.cli.train",
     "generate": "saltjet.cli.generate",
