@@ -16,7 +16,7 @@ import numpy as np
 from saltjet.data.particles import ParticleData
 
 
-def evaluate_on(run_dir: str | Path, test: ParticleData, device: str = "cpu") -> tuple[dict, dict]:
+def evaluate_on(run_dir: str | Path, test: ParticleData, device: str = "auto") -> tuple[dict, dict]:
     """Evaluate the run in `run_dir` on `test` (physical jets in file order, any slot count).
 
     Returns:
@@ -29,7 +29,7 @@ def evaluate_on(run_dir: str | Path, test: ParticleData, device: str = "cpu") ->
     from saltjet.metrics import evaluate_predictions
     from saltjet.run import load_run
 
-    model, info = load_run(run_dir, device=device)
+    model, info = load_run(run_dir)  # on the CPU; `predict` moves it to `device`
     if list(test.class_names) != list(info.class_names):
         raise DataError(f"test classes {test.class_names} differ from the run's {info.class_names}")
     multiplicity = test.multiplicity[test.mask.any(axis=1)]

@@ -33,7 +33,7 @@ EVAL_FILE = "study_eval.json"
 PREDICTIONS_FILE = "study_predictions.npz"
 METRIC_KEYS = ("accuracy", "auc_macro", "mean_rejection_at_tpr_0.8", "rejection_at_eff_0.3", "rejection_at_eff_0.5")
 DEFAULT_DATA = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
-DEFAULT_TRAIN = {"device": "cpu"}
+DEFAULT_TRAIN = {"device": "auto"}
 
 
 def versions() -> dict:
