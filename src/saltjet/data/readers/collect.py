@@ -8,6 +8,7 @@ import numpy as np
 
 from saltjet.data.particles import ParticleData
 from saltjet.data.readers.screening import FileReport
+from saltjet.data.readers.slots import fit_slots
 from saltjet.errors import DataError
 
 
@@ -57,6 +58,15 @@ class JetCollector:
             self.n += len(x)
             self._bar.update(len(x))
         return self.full
+
+    def add_fitted(self, x: np.ndarray, mask: np.ndarray, y: np.ndarray, n_particles: int | None,
+                   report: FileReport) -> bool:
+        """`add` after fitting each jet into `n_particles` slots (None: keep the file's width);
+        jets that lose particles are counted in `report.truncated`."""
+        if n_particles is not None:
+            x, mask, truncated = fit_slots(x, mask, n_particles)
+            report.truncated += truncated
+        return self.add(x, mask, y)
 
     def result(self, class_names: list[str], feature_names: list[str]) -> ParticleData:
         """All kept jets; `DataError` if none survived screening."""

@@ -32,7 +32,6 @@ from saltjet.data.particles import ParticleData
 from saltjet.data.readers.collect import JetCollector
 from saltjet.data.readers.features import CORE_FEATURES, select_extras
 from saltjet.data.readers.files import HDF5_MAGIC, decode_names, one_line, require_file, starts_with
-from saltjet.data.readers.slots import fit_slots
 from saltjet.data.readers.screening import one_hot_labels
 from saltjet.errors import DataError
 
@@ -133,10 +132,7 @@ def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_siz
             if not keep.all():
                 x, mask, y = x[keep], mask[keep], y[keep]
             x *= mask[:, :, None]
-            if n_particles is not None:
-                x, mask, truncated = fit_slots(x, mask, n_particles)
-                report.truncated += truncated
-            collector.add(x, mask, y)
+            collector.add_fitted(x, mask, y, n_particles, report)
             start = stop
     report.warn()
 

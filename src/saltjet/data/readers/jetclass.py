@@ -25,7 +25,6 @@ from saltjet.data.readers.collect import JetCollector
 from saltjet.data.readers.features import CORE_FEATURES, select_extras
 from saltjet.data.readers.files import ROOT_MAGIC, one_line, require_file, starts_with
 from saltjet.data.readers.screening import one_hot_labels
-from saltjet.data.readers.slots import fit_slots
 from saltjet.errors import DataError
 
 FORMAT = "jetclass"
@@ -125,9 +124,7 @@ def _read_file(path: Path, extras, n_particles: int, chunk_size: int, collector:
             for arrays in tree.iterate(CORE_BRANCHES + extras + labels, step_size=chunk_size, library="ak"):
                 x, mask, finite, labelled, y = _read_chunk(arrays, labels, extras, path)
                 keep = report.screen(finite, labelled, mask.sum(axis=1))
-                x, mask, truncated = fit_slots(x[keep], mask[keep], n_particles)
-                report.truncated += truncated
-                if collector.add(x, mask, y[keep]):
+                if collector.add_fitted(x[keep], mask[keep], y[keep], n_particles, report):
                     break
         except DataError:
             raise

@@ -24,7 +24,6 @@ from saltjet.data.particles import ParticleData
 from saltjet.data.readers.collect import JetCollector
 from saltjet.data.readers.features import CORE_FEATURES, select_extras
 from saltjet.data.readers.files import HDF5_MAGIC, one_line, require_file, starts_with
-from saltjet.data.readers.slots import fit_slots
 from saltjet.errors import DataError
 
 FORMAT = "toplandscape"
@@ -119,10 +118,7 @@ def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_siz
             labelled = (label == 0) | (label == 1)
             keep = report.screen(finite, labelled, mask.sum(axis=1))
             x, mask, y = x[keep], mask[keep], label[keep].astype(np.int64)
-            if n_particles is not None:
-                x, mask, truncated = fit_slots(x, mask, n_particles)
-                report.truncated += truncated
-            collector.add(x, mask, y)
+            collector.add_fitted(x, mask, y, n_particles, report)
             start = stop
     report.warn()
 
