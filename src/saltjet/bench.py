@@ -33,6 +33,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from saltjet.data.sorting import apply_permutation, sort_particles
+from saltjet.distributed import resolve_device
 from saltjet.errors import ConfigError
 
 BACKENDS = ("torch", "onnxruntime")
@@ -156,17 +157,6 @@ def peak_memory_mb(model, x: torch.Tensor, mask: torch.Tensor) -> float:
             out = model(x, mask)
         del out
         return mode.peak / 1e6
-
-
-def resolve_device(device: str) -> torch.device:
-    """"auto" → cuda when available, else cpu; "cuda" without a GPU is a `ConfigError`."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise ConfigError(f"unknown device {device!r}; choose auto, cpu or cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(device)
 
 
 @dataclass
