@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -87,3 +88,18 @@ class JetCollector:
         y = self._y[0] if len(self._y) == 1 else np.concatenate(self._y)
         self._x, self._mask, self._y = [], [], []
         return ParticleData(x, mask, y, class_names, feature_names, kind="jets", source=self.fmt)
+
+
+def collect_files(fmt: str, paths: list[Path], read_file: Callable[[Path, JetCollector], None],
+                  class_names: list[str], feature_names: list[str], max_jets: int | None = None,
+                  total: int | None = None, quiet: bool = False) -> ParticleData:
+    """Read `paths` in order with `read_file(path, collector)` until `max_jets` jets are kept.
+
+    Returns the kept jets as `ParticleData` (`DataError` if none survived screening).
+    """
+    collector = JetCollector(fmt, max_jets, total, quiet)
+    for path in paths:
+        if collector.full:
+            break
+        read_file(path, collector)
+    return collector.result(class_names, feature_names)

@@ -29,7 +29,7 @@ from saltjet.data.hls4ml_layout import (
     PARTICLE_FEATURES,
 )
 from saltjet.data.particles import ParticleData
-from saltjet.data.readers.collect import JetCollector
+from saltjet.data.readers.collect import JetCollector, collect_files
 from saltjet.data.readers.features import CORE_FEATURES, select_extras
 from saltjet.data.readers.files import HDF5_MAGIC, decode_names, one_line, require_file, starts_with
 from saltjet.data.readers.screening import one_hot_labels
@@ -158,9 +158,5 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
     for path in paths:
         with _open(path) as f:
             total += len(f[PARTICLES]) if PARTICLES in f else 0
-    collector = JetCollector(FORMAT, max_jets, total, quiet)
-    for path in paths:
-        if collector.full:
-            break
-        _read_file(path, extras, n_particles, chunk_size, collector)
-    return collector.result(list(CLASS_NAMES), CORE_FEATURES + extras)
+    return collect_files(FORMAT, paths, lambda path, collector: _read_file(path, extras, n_particles, chunk_size, collector),
+                         list(CLASS_NAMES), CORE_FEATURES + extras, max_jets, total, quiet)

@@ -21,7 +21,7 @@ import numpy as np
 
 from saltjet.data.kinematics import pt_eta_phi, wrap_phi
 from saltjet.data.particles import ParticleData
-from saltjet.data.readers.collect import JetCollector
+from saltjet.data.readers.collect import JetCollector, collect_files
 from saltjet.data.readers.features import CORE_FEATURES, select_extras
 from saltjet.data.readers.files import HDF5_MAGIC, one_line, require_file, starts_with
 from saltjet.errors import DataError
@@ -140,9 +140,5 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
     """
     paths = [require_file(p, FORMAT) for p in paths]
     extras = select_extras(features, EXTRA_FEATURES, FORMAT)
-    collector = JetCollector(FORMAT, max_jets, None, quiet)
-    for path in paths:
-        if collector.full:
-            break
-        _read_file(path, extras, n_particles, chunk_size, collector)
-    return collector.result(list(CLASS_NAMES), CORE_FEATURES + extras)
+    return collect_files(FORMAT, paths, lambda path, collector: _read_file(path, extras, n_particles, chunk_size, collector),
+                         list(CLASS_NAMES), CORE_FEATURES + extras, max_jets, quiet=quiet)
