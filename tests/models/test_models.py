@@ -263,3 +263,19 @@ def test_salt_fast_forward_equals_the_literal_formulation(conv_mode, n, p):
             assert a is None and b is None
         else:
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_blocked_cpu_inference_equals_one_pass(name):
+    """Large no-grad CPU batches run in cache-sized blocks; the logits must not change."""
+    torch.manual_seed(0)
+    model = create_model(name, n_particles=40).eval()
+    model.inference_block_slots = 40 * 7  # blocks of 7 jets: 50 jets -> 8 blocks, the last partial
+    x, mask = random_jets(50, 40, seed=9)
+    with torch.no_grad():
+        blocked = model(x, mask)
+        whole = model.classify(x, mask)
+    assert blocked.shape == (50, 5)
+    torch.testing.assert_close(blocked, whole, atol=1e-6, rtol=0)
+    # with gradients (training) the batch runs in one pass and matches too
+    torch.testing.assert_close(model(x, mask).detach(), whole, atol=1e-6, rtol=0)
