@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from saltjet.data.sorting import sort_by_key
+from saltjet.data.sorting import sort_by_key, sort_without_key
 from saltjet.errors import ConfigError, InputError
 
 POINT_SORT_KEYS = ("radius", "none", "random")
@@ -59,7 +59,4 @@ def sort_points(xyz: np.ndarray, mask: np.ndarray, by: str = "radius",
     mask = np.asarray(mask, dtype=bool)
     if by == "radius":
         return sort_by_key(centroid_distance(xyz, mask), mask, descending=True)
-    if by == "none":
-        return sort_by_key(np.zeros(mask.shape), mask)
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    return sort_by_key(gen.random(mask.shape), mask)
+    return sort_without_key(mask, by, rng)

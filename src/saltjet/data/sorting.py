@@ -67,8 +67,23 @@ def sort_particles(
         return sort_by_key(pt, mask, descending=True)
     if by == "deltar":
         return sort_by_key(delta_r(eta_rel, phi_rel), mask, descending=False)
+    return sort_without_key(mask, by, rng)
+
+
+def sort_without_key(mask: np.ndarray, by: str, rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """The orders that ignore the particles' features, shared by jets and point clouds.
+
+    Args:
+        mask: (N, n) bool, True = real particle.
+        by: "none" (file order, padding moved last) or "random" (seeded shuffle, padding last).
+        rng: seed or Generator for "random".
+    Returns:
+        perm: (N, n) int64.
+    """
     if by == "none":
         return sort_by_key(np.zeros(mask.shape), mask)
+    if by != "random":
+        raise ConfigError(f"sort_without_key takes 'none' or 'random', got {by!r}")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     return sort_by_key(gen.random(mask.shape), mask)
 
