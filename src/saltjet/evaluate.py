@@ -94,12 +94,32 @@ def evaluate_run(run_dir: str | Path, data_path, format: str = "auto", max_jets:
         DataError when the data's classes differ from the run's, or run/data are unreadable.
     """
     from saltjet.data.loading import load
-    from saltjet.data.pipeline import prepare
 
     dev = _device(device)
     model, info = load_run(run_dir, weights_file=weights_file, device=dev)
     data = load(data_path, format=format, max_jets=max_jets, features=_extra_features(info.feature_names),
                 quiet=quiet)
+    report, predictions = evaluate_model(model, info, data, batch_size, dev, multiplicity_edges, quiet)
+    report = {"run": str(run_dir), "model": info.model, "data": _describe(data_path), **report}
+    return report, predictions
+
+
+def evaluate_model(model: torch.nn.Module, info, data, batch_size: int = DEFAULT_BATCH_SIZE,
+                   device: str | torch.device = "auto", multiplicity_edges=DEFAULT_MULTIPLICITY_EDGES,
+                   quiet: bool = True) -> tuple[dict, dict]:
+    """Evaluate a loaded tagger on `ParticleData` prepared exactly like its training data.
+
+    Args:
+        model, info: from `saltjet.run.load_run`.
+        data: ParticleData with physical features in file order (any slot count) and the run's classes.
+    Returns:
+        report: sort_by, `evaluate_predictions` output, n_empty_dropped, n_truncated.
+        predictions: {probs (N, C) | (N,), labels (N,), multiplicity (N,), class_names}.
+    Raises:
+        DataError when the data's classes differ from the run's.
+    """
+    from saltjet.data.pipeline import prepare
+
     if list(data.class_names) != list(info.class_names):
         raise DataError(f"the data's classes {data.class_names} differ from the run's {info.class_names} "
                         "(names and order must match)")
@@ -107,8 +127,8 @@ def evaluate_run(run_dir: str | Path, data_path, format: str = "auto", max_jets:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # empty jets are counted in the report instead
         prepared, stats = prepare(data, model.config.n_particles, info.sort_by, info.feature_names)
-    probs = predict(model, prepared.x, prepared.mask, batch_size, dev, quiet=quiet)
-    report = {"run": str(run_dir), "model": info.model, "data": _describe(data_path), "sort_by": info.sort_by}
+    probs = predict(model, prepared.x, prepared.mask, batch_size, device, quiet=quiet)
+    report = {"sort_by": info.sort_by}
     report.update(evaluate_predictions(probs, prepared.y, info.class_names, multiplicity, multiplicity_edges))
     report["n_empty_dropped"] = stats.n_empty
     report["n_truncated"] = stats.n_truncated

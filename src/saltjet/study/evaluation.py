@@ -1,14 +1,12 @@
 """Scoring a study's trained runs on its held-out jets, and their cost (params, FLOPs, latency).
 
-`evaluate_on` walks the path of `saltjet.evaluate.evaluate_run` (load_run -> pipeline.prepare with
-the run's sort key and features -> evaluate.predict -> metrics.evaluate_predictions) on jets
+`evaluate_on` runs `saltjet.evaluate.evaluate_model` (the same path as `saltjet evaluate`) on jets
 already in memory: a study's test jets are relabelled (tasks) and carry derived feature columns,
 so they are not a file that `evaluate_run` could read.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,28 +18,16 @@ def evaluate_on(run_dir: str | Path, test: ParticleData, device: str = "auto") -
     """Evaluate the run in `run_dir` on `test` (physical jets in file order, any slot count).
 
     Returns:
-        report: `saltjet.metrics.evaluate_predictions` dict plus run, model, sort_by.
+        report: `saltjet.metrics.evaluate_predictions` dict plus run, model, sort_by, n_empty_dropped,
+            n_truncated.
         predictions: {probs, labels, multiplicity, class_names} (the layout of `saltjet.plots`).
     """
-    from saltjet.data.pipeline import prepare
-    from saltjet.errors import DataError
-    from saltjet.evaluate import predict
-    from saltjet.metrics import evaluate_predictions
+    from saltjet.evaluate import evaluate_model
     from saltjet.run import load_run
 
     model, info = load_run(run_dir)  # on the CPU; `predict` moves it to `device`
-    if list(test.class_names) != list(info.class_names):
-        raise DataError(f"test classes {test.class_names} differ from the run's {info.class_names}")
-    multiplicity = test.multiplicity[test.mask.any(axis=1)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prepared, _ = prepare(test, model.config.n_particles, info.sort_by, info.feature_names)
-    probs = predict(model, prepared.x, prepared.mask, device=device, quiet=True)
-    report = {"run": str(run_dir), "model": info.model, "sort_by": info.sort_by}
-    report.update(evaluate_predictions(probs, prepared.y, info.class_names, multiplicity))
-    predictions = {"probs": probs, "labels": prepared.y, "multiplicity": multiplicity,
-                   "class_names": list(info.class_names)}
-    return report, predictions
+    report, predictions = evaluate_model(model, info, test, device=device)
+    return {"run": str(run_dir), "model": info.model, **report}, predictions
 
 
 def model_cost(model_name: str, model_config: dict, batch: int = 256, repeats: int = 10) -> dict:
