@@ -1,7 +1,7 @@
 """`saltjet demo`: the main job. Generate (once) a small Pythia 8 jet set, train SAL-T, Linformer and
 the Transformer on a short CPU schedule, evaluate them on held-out jets and print one comparison.
 
-It is the `demo` study (experiments/demo.yaml) run through the same code as `saltjet study`.
+It is the `demo` study (saltjet/experiments/demo.yaml) run through the same code as `saltjet study`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ HELP = "generate jets (cached), train SAL-T, Linformer and Transformer briefly, 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jets-per-class", type=positive_int,
-                   help="generated jets per class (default: experiments/demo.yaml, 2000)")
-    p.add_argument("--epochs", type=positive_int, help="maximum epochs per model (default: experiments/demo.yaml)")
+                   help="generated jets per class (default: saltjet/experiments/demo.yaml, 2000)")
+    p.add_argument("--epochs", type=positive_int, help="maximum epochs per model (default: saltjet/experiments/demo.yaml)")
     p.add_argument("--data", help="train on these files instead of the built-in generated jets")
     p.add_argument("--out", default="runs/demo", help="where runs, report and plots go (default: runs/demo)")
     p.add_argument("--cache-dir", default="data", help="where the generated jets are cached (default: data)")

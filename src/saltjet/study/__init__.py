@@ -1,4 +1,4 @@
-"""The paper's studies, one command each: `run_study(NAME)` reads experiments/NAME.yaml, trains
+"""The paper's studies, one command each: `run_study(NAME)` reads saltjet/experiments/NAME.yaml, trains
 every run (resumable), evaluates on held-out jets and writes reports/NAME/{report.md, results.json,
 figures/}.
 

@@ -1,4 +1,4 @@
-"""Study definitions: `experiments/NAME.yaml` parsed into typed specs.
+"""Study definitions: `saltjet/experiments/NAME.yaml` parsed into typed specs.
 
 A study file (every key but `name` and `runs` optional):
 
@@ -44,8 +44,9 @@ QUICK_DEFAULTS = {"jets_per_class": 150, "epochs": 1, "seeds": 1}
 
 
 def experiments_dir() -> Path:
-    """The repository's `experiments/` folder (next to `src/`), where the study files live."""
-    return Path(__file__).resolve().parents[3] / "experiments"
+    """The package's `saltjet/experiments/` folder (src/saltjet/experiments, installed with the package as
+    package data, so wheel and editable installs both find the study files)."""
+    return Path(__file__).resolve().parents[1] / "experiments"
 
 
 @dataclass
@@ -65,7 +66,7 @@ class RunSpec:
 
 @dataclass
 class StudySpec:
-    """A parsed `experiments/NAME.yaml` (see the module docstring for the keys)."""
+    """A parsed `saltjet/experiments/NAME.yaml` (see the module docstring for the keys)."""
 
     name: str
     runs: list[RunSpec]
@@ -152,13 +153,13 @@ def parse_study(raw: dict, source: str = "") -> StudySpec:
 
 
 def list_studies(directory: Path | None = None) -> list[str]:
-    """Names of the study files in `experiments/`."""
+    """Names of the study files in `saltjet/experiments/`."""
     directory = directory or experiments_dir()
     return sorted(p.stem for p in directory.glob("*.yaml"))
 
 
 def load_study(name_or_path: str, directory: Path | None = None) -> StudySpec:
-    """Read `experiments/NAME.yaml` (or a path to a study file)."""
+    """Read `saltjet/experiments/NAME.yaml` (or a path to a study file)."""
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") and path.is_file()):
         directory = directory or experiments_dir()
