@@ -167,3 +167,87 @@ def test_plot_cli_roc_and_errors(tmp_path, capsys):
     assert (tmp_path / "figs" / "roc_t.png").is_file() and (tmp_path / "figs" / "roc_t.pdf").is_file()
     assert main(["plot", "scaling", "--run", str(tmp_path)]) == 2
     assert "results.json" in capsys.readouterr().err
+
+
+def test_run_key_names_the_training_not_its_speed_settings():
+    from saltjet.study.runner import run_config, run_key
+
+    spec = load_study("compare")
+    data = {"kind": "jets", "path": "data/x", "n_jets": 10, "class_counts": {"g": 5}, "n_slots": 150}
+    base = run_config(spec, spec.runs[0], 0, 0.2, ["data/x"], quiet=False)
+    key = run_key(base, "5class", data)
+    same = run_config(spec, spec.runs[0], 0, 0.2, ["data/x"], quiet=True)
+    same.train.num_threads = 1
+    assert run_key(same, "5class", data) == key
+    assert run_key(base, "top_vs_qcd", data) != key
+    assert run_key(run_config(spec, spec.runs[0], 1, 0.2, ["data/x"], quiet=False), "5class", data) != key
+    assert run_key(run_config(spec, spec.runs[1], 0, 0.2, ["data/x"], quiet=False), "5class", data) != key
+    assert run_key(base, "5class", {**data, "n_jets": 11}) != key
+    longer = run_config(spec, spec.runs[0], 0, 0.2, ["data/x"], quiet=False)
+    longer.train.epochs += 1
+    assert run_key(longer, "5class", data) != key
+
+
+@pytest.mark.slow
+def test_identical_trainings_are_reused_across_studies(jets_file, tmp_path, capsys):
+    reports = tmp_path / "reports"
+    common = ["--quick", "--data", str(jets_file)]
+    assert main(["study", "compare", *common, "--out", str(reports / "compare")]) == 0
+    capsys.readouterr()
+    assert main(["study", "features", *common, "--out", str(reports / "features")]) == 0
+    err = capsys.readouterr().err
+    # compare trains SAL-T on the log-scaled inputs: features' "log" run is that training, reused;
+    # its "raw" and "hls4ml" runs have other inputs and are trained
+    assert err.count("reused") == 1 and "compare/runs/5class/salt/seed0, reused" in err
+    ref = json.loads((reports / "compare/runs/5class/salt/seed0/study_eval.json").read_text())
+    log = json.loads((reports / "features/runs/5class/log/seed0/study_eval.json").read_text())
+    raw = json.loads((reports / "features/runs/5class/raw/seed0/study_eval.json").read_text())
+    assert log == ref and raw["run_key"] != ref["run_key"]
+    assert (reports / "features/runs/5class/log/seed0/model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_parallel_jobs_train_every_run(jets_file, tmp_path, capsys):
+    out = tmp_path / "multiplicity"
+    assert main(["study", "multiplicity", "--quick", "--jobs", "2", "--data", str(jets_file), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "in 2 processes" in err and err.count("done, accuracy") == 3
+    results = json.loads((out / "results.json").read_text())
+    assert {r["model"] for r in results["runs"]} == {"salt", "linformer", "transformer"}
+    assert all(0.0 <= r["metrics"]["accuracy"] <= 1.0 for r in results["runs"])
+    assert "--jobs 2" in results["command"]
+
+
+@pytest.mark.slow
+def test_costs_are_measured_once_per_study_folder(jets_file, compare_out, monkeypatch):
+    import saltjet.study.evaluation as evaluation
+
+    # three models, each with a 5-class and a one-logit binary head
+    assert len(json.loads((compare_out / "costs.json").read_text())) == 6
+
+    def fail(*args, **kwargs):
+        raise AssertionError("latency measured again")
+
+    monkeypatch.setattr(evaluation, "model_cost", fail)
+    assert main(["study", "compare", "--quick", "--quiet", "--data", str(jets_file), "--out", str(compare_out)]) == 0
+
+
+@pytest.mark.slow
+def test_study_files_ship_in_the_wheel(tmp_path):
+    """A wheel install (not the editable one) finds every study file."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "wheel"), str(root)],
+                   check=True, cwd=tmp_path)
+    wheel = next((tmp_path / "wheel").glob("saltjet-*.whl"))
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(tmp_path / "site"), str(wheel)], check=True)
+    code = "import saltjet.study.spec as s; print(s.__file__); print(sorted(s.list_studies()))"
+    done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(tmp_path / "site")},
+                          capture_output=True, text=True, check=True, cwd=tmp_path)
+    where, names = done.stdout.splitlines()
+    assert where.startswith(str(tmp_path / "site"))
+    assert set(ALL_STUDIES + ["demo"]) <= set(eval(names))

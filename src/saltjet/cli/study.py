@@ -1,4 +1,4 @@
-"""`saltjet study NAME`: run one of the paper's studies (experiments/NAME.yaml) and write its report."""
+"""`saltjet study NAME`: run one of the paper's studies (saltjet/experiments/NAME.yaml) and write its report."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ HELP = "run a study of the paper (compare, sorting, partitions, multiplicity, sc
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="study name (a file experiments/NAME.yaml) or a path to a study YAML")
+    p.add_argument("name", help="study name (a file saltjet/experiments/NAME.yaml) or a path to a study YAML")
     p.add_argument("--data", help="data files/glob (jets) or ModelNet10 root (pointcloud); default: built-in generated set")
     p.add_argument("--format", default="auto", help="format of --data (default: auto)")
     p.add_argument("--seeds", type=positive_int, help="training seeds per run (overrides the study file)")
@@ -20,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, help="maximum epochs per training (overrides the study file)")
     p.add_argument("--cache-dir", default="data", help="where generated data sets are cached (default: data)")
     p.add_argument("--report-only", action="store_true", help="re-render report.md from OUT/results.json, train nothing")
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="trainings run at once, each a process with an equal share of the CPU threads (default: 1)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -30,6 +32,8 @@ def canonical_command(args: argparse.Namespace) -> str:
         value = getattr(args, flag)
         if value is not None and not (flag == "format" and value == "auto") and not (flag == "cache_dir" and value == "data"):
             parts += [f"--{flag.replace('_', '-')}", str(value)]
+    if getattr(args, "jobs", 1) > 1:
+        parts += ["--jobs", str(args.jobs)]
     return " ".join(parts + (["--quick"] if args.quick else []))
 
 
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     command = canonical_command(args)
     results = run_study(args.name, data=args.data, seeds=args.seeds, quick=args.quick, out=args.out,
                         jets_per_class=args.jets_per_class, epochs=args.epochs, format=args.format,
-                        cache_dir=args.cache_dir, quiet=args.quiet, command=command)
+                        cache_dir=args.cache_dir, quiet=args.quiet, command=command, jobs=args.jobs)
     out = Path(args.out) if args.out else Path("reports") / ("quick" if args.quick else "") / results["study"]
     print(out / "report.md")
     return 0

@@ -12,13 +12,19 @@ Layout of the output folder (default `reports/NAME`, `reports/quick/NAME` with -
     floor/TASK/seedS.json        the physics floor's evaluation
 
 Re-running the same command skips every finished run and floor, resumes unfinished trainings from
-their last epoch, and re-renders the report.
+their last epoch, and re-renders the report. A training that another study in the same parent folder
+already finished (same config, task and data: `run_key`) is copied from there instead of repeated,
+so `multiplicity`, `attention` and the reference runs of the ablations reuse `compare`'s models.
+`costs.json` keeps each model's params, FLOPs and latency, measured once per study folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -157,8 +163,8 @@ def _applicable_tasks(spec: StudySpec, class_names: list[str], notes: list[str])
 def run_study(name: str, data: str | None = None, seeds: int | None = None, quick: bool = False,
               out: str | Path | None = None, jets_per_class: int | None = None, epochs: int | None = None,
               format: str = "auto", cache_dir: str | Path = "data", quiet: bool = False, command: str | None = None,
-              log: Callable[[str], None] | None = None) -> dict:
-    """Run study `name` (experiments/NAME.yaml) and write its report.
+              log: Callable[[str], None] | None = None, jobs: int = 1) -> dict:
+    """Run study `name` (saltjet/experiments/NAME.yaml) and write its report.
 
     Args:
         name: study name (or path to a study YAML).
@@ -169,6 +175,7 @@ def run_study(name: str, data: str | None = None, seeds: int | None = None, quic
         format: data format for `data` ("auto" sniffs).
         cache_dir: where generated data sets are cached.
         quiet: no progress output.
+        jobs: trainings run at once, each in its own process with an equal share of the CPU threads.
         command: the command line to quote in the report (default: sys.argv).
     Returns:
         the results dict (also written to OUT/results.json).
@@ -191,7 +198,7 @@ def run_study(name: str, data: str | None = None, seeds: int | None = None, quic
 
         results["bench"] = run_scaling(spec, say)
     else:
-        _train_and_evaluate(spec, results, data, format, Path(cache_dir), out, quiet, say)
+        _train_and_evaluate(spec, results, data, format, Path(cache_dir), out, quiet, say, jobs)
     results["wall_seconds"] = time.perf_counter() - t_start
     results["train_wall_seconds_total"] = sum(r.get("train_wall_s") or 0.0 for r in results["runs"])
     from saltjet.study.figures import make_figures
@@ -204,26 +211,152 @@ def run_study(name: str, data: str | None = None, seeds: int | None = None, quic
     return results
 
 
-def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, say) -> None:
-    from saltjet.evaluate import save_predictions
-    from saltjet.floor import FloorConfig, evaluate_floor
-    from saltjet.study.data import load_jets, load_pointclouds
-    from saltjet.study.evaluation import model_cost
-    from saltjet.train import train
+def run_key(config, task: str, data_description: dict) -> str:
+    """Identity of one training: its config (minus settings that only change speed or output), the
+    task and the data. Two studies with the same key would train the same model; the second reuses."""
+    d = config.to_dict()
+    for k in ("quiet", "num_threads", "device"):
+        d["train"].pop(k, None)
+    if d["data"].get("features") is None and data_description.get("kind") == "jets":  # default inputs, spelled out
+        from saltjet.data.pipeline import JET_FEATURES
 
-    say(f"study {spec.name}: loading data")
+        d["data"]["features"] = list(JET_FEATURES)
+    data = {k: data_description.get(k) for k in ("path", "n_jets", "class_counts", "n_slots")}
+    blob = json.dumps({"run": d, "task": task, "data": data}, sort_keys=True, default=_json_default)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def find_reusable(out: Path, key: str) -> Path | None:
+    """A finished run with this key in a sibling study folder (`out.parent/*/runs/...`), else None."""
+    parent = out.resolve().parent
+    for eval_path in sorted(parent.glob(f"*/runs/*/*/seed*/{EVAL_FILE}")):
+        if eval_path.parents[4] == out.resolve():
+            continue
+        try:
+            if json.loads(eval_path.read_text()).get("run_key") == key:
+                return eval_path.parent
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+@dataclasses.dataclass
+class _Job:
+    """One (task, run, seed) training of a study."""
+
+    index: int
+    task: str
+    run: object
+    seed: int
+    run_dir: Path
+    config: object
+    key: str
+
+
+_TASK_DATA: "_TaskData | None" = None  # this process's study data (set by the runner or `_init_worker`)
+
+
+def _load_study_data(spec: StudySpec, data_path, fmt: str, cache_dir: Path, quiet: bool):
+    from saltjet.study.data import load_jets, load_pointclouds
+
     if spec.kind == "pointcloud":
         n_points = int(spec.data.get("n_particles", 1024))
-        study_data = load_pointclouds(data_path, spec.jets_per_class, n_points, cache_dir, quiet)
-    else:
-        study_data = load_jets(data_path, spec.jets_per_class, feature_names_of(spec), cache_dir, fmt, quiet)
+        return load_pointclouds(data_path, spec.jets_per_class, n_points, cache_dir, quiet)
+    return load_jets(data_path, spec.jets_per_class, feature_names_of(spec), cache_dir, fmt, quiet)
+
+
+def _init_worker(spec: StudySpec, data_path, fmt: str, cache_dir: Path, threads: int) -> None:
+    """Start of a `--jobs` worker process: its thread share and its own copy of the study data."""
+    import torch
+
+    global _TASK_DATA
+    torch.set_num_threads(threads)
+    _TASK_DATA = _TaskData(_load_study_data(spec, data_path, fmt, cache_dir, quiet=True), spec)
+
+
+def _train_one(job: _Job) -> dict:
+    """Train and evaluate one job; write its study_eval.json. Returns the record."""
+    from saltjet.evaluate import save_predictions
+    from saltjet.study.evaluation import evaluate_on
+    from saltjet.train import train
+
+    pool, _, test, _ = _TASK_DATA.get(job.task)
+    summary = train(job.config, job.run_dir, resume=True, data=pool)
+    if not summary.get("finished", True):
+        raise ConfigError(f"training of {job.run_dir} did not finish")
+    report, predictions = evaluate_on(job.run_dir, test)
+    save_predictions(job.run_dir / PREDICTIONS_FILE, predictions)
+    record = {"summary": summary, "report": report, "run_key": job.key}
+    _write_json(job.run_dir / EVAL_FILE, record)
+    return record
+
+
+def _train_pending(pending: list[_Job], jobs: int, total: int, say, worker_args: tuple) -> None:
+    """Train the pending jobs: in this process (jobs=1), or in `jobs` worker processes, each with
+    an equal share of the CPU threads (small models train faster as several 1-thread processes).
+
+    Workers are spawned, not forked (a fork after PyTorch has run OpenMP threads can hang), and
+    each loads the study data itself (`worker_args` = spec, data path, format, cache folder)."""
+    if jobs <= 1 or len(pending) <= 1:
+        for job in pending:
+            say(f"[{job.index}/{total}] {job.task} {job.run.name} seed {job.seed}: training")
+            _train_one(job)
+        return
+    import concurrent.futures
+    import multiprocessing
+    import os
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    for job in pending:
+        job.config.train.num_threads = threads
+        job.config.train.quiet = True
+    say(f"training {len(pending)} runs in {jobs} processes of {threads} thread(s) each")
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                                                initargs=(*worker_args, threads)) as executor:
+        futures = {executor.submit(_train_one, job): job for job in pending}
+        for future in concurrent.futures.as_completed(futures):
+            job = futures[future]
+            record = future.result()
+            acc = record["report"].get("accuracy")
+            say(f"[{job.index}/{total}] {job.task} {job.run.name} seed {job.seed}: done, accuracy {acc:.4f}, "
+                f"{record['summary'].get('wall_seconds', 0):.0f} s")
+
+
+def _cached_cost(out: Path, info, quick: bool) -> dict:
+    """Parameters, FLOPs and latency of a model config, measured once per study folder (costs.json)."""
+    import torch
+
+    from saltjet.study.evaluation import model_cost
+
+    path = out / "costs.json"
+    try:
+        cache = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    key = json.dumps([info.model, info.model_config, quick, torch.get_num_threads()], sort_keys=True)
+    if key not in cache:
+        cache[key] = (model_cost(info.model, info.model_config, batch=16, repeats=2) if quick
+                      else model_cost(info.model, info.model_config))
+        _write_json(path, cache)
+    return cache[key]
+
+
+def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, say, jobs: int = 1) -> None:
+    from saltjet.evaluate import save_predictions
+    from saltjet.floor import FloorConfig, evaluate_floor
+    from saltjet.run import read_info
+    global _TASK_DATA
+
+    say(f"study {spec.name}: loading data")
+    study_data = _load_study_data(spec, data_path, fmt, cache_dir, quiet)
     results["data"] = study_data.description
     source = [study_data.description["path"]]
     tasks = _applicable_tasks(spec, study_data.pool.class_names, results["notes"])
-    task_data = _TaskData(study_data, spec)
-    costs: dict[str, dict] = {}
+    task_data = _TASK_DATA = _TaskData(study_data, spec)
     total = len(tasks) * len(spec.runs) * spec.seeds
-    done = 0
+    all_jobs: list[_Job] = []
+    pending: list[_Job] = []
     for task in tasks:
         pool, train_split, test, test_fraction = task_data.get(task)
         if task == tasks[0] and ({"attention", "partitions"} & set(spec.figures)):
@@ -234,41 +367,39 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
                                                  "n_test": len(test), "n_pool": len(pool)}
         for run in spec.runs:
             for seed in range(spec.seeds):
-                done += 1
                 run_dir = out / "runs" / task / run.name / f"seed{seed}"
-                eval_path = run_dir / EVAL_FILE
-                if eval_path.is_file():
-                    record = json.loads(eval_path.read_text())
-                    say(f"[{done}/{total}] {task} {run.name} seed {seed}: done, skipped")
-                else:
-                    say(f"[{done}/{total}] {task} {run.name} seed {seed}: training")
-                    config = run_config(spec, run, seed, test_fraction, source, quiet)
-                    summary = train(config, run_dir, resume=True, data=pool)
-                    if not summary.get("finished", True):
-                        raise ConfigError(f"training of {run_dir} did not finish")
-                    from saltjet.study.evaluation import evaluate_on
-
-                    report, predictions = evaluate_on(run_dir, test)
-                    save_predictions(run_dir / PREDICTIONS_FILE, predictions)
-                    record = {"summary": summary, "report": report}
-                    _write_json(eval_path, record)
-                report, summary = record["report"], record["summary"]
-                from saltjet.run import read_info
-
-                info = read_info(run_dir)
-                key = json.dumps([info.model, info.model_config], sort_keys=True)
-                if key not in costs:
-                    costs[key] = (model_cost(info.model, info.model_config, batch=16, repeats=2) if spec.is_quick
-                                  else model_cost(info.model, info.model_config))
-                results["runs"].append({
-                    "task": task, "run": run.name, "label": run.label, "model": run.model, "seed": seed,
-                    "model_options": run.model_options, "data_options": run.data,
-                    "metrics": {k: report.get(k) for k in METRIC_KEYS if k in report},
-                    "per_class": report.get("per_class", {}), "multiplicity_bins": report.get("multiplicity_bins", []),
-                    **costs[key], "epochs_run": summary.get("epochs_run"), "best_epoch": summary.get("best_epoch"),
-                    "train_wall_s": summary.get("wall_seconds"), "n_train": summary.get("n_train"),
-                    "run_dir": str(run_dir.relative_to(out)),
-                })
+                config = run_config(spec, run, seed, test_fraction, source, quiet)
+                job = _Job(len(all_jobs) + 1, task, run, seed, run_dir, config,
+                           run_key(config, task, study_data.description))
+                all_jobs.append(job)
+                if (run_dir / EVAL_FILE).is_file():
+                    say(f"[{job.index}/{total}] {task} {run.name} seed {seed}: done, skipped")
+                    continue
+                source_dir = find_reusable(out, job.key)
+                if source_dir is not None:
+                    if run_dir.exists():
+                        shutil.rmtree(run_dir)
+                    shutil.copytree(source_dir, run_dir)
+                    say(f"[{job.index}/{total}] {task} {run.name} seed {seed}: same training as "
+                        f"{source_dir.relative_to(out.resolve().parent)}, reused")
+                    continue
+                pending.append(job)
+    _train_pending(pending, jobs, total, say, (spec, data_path, fmt, cache_dir))
+    for job in all_jobs:
+        record = json.loads((job.run_dir / EVAL_FILE).read_text())
+        report, summary = record["report"], record["summary"]
+        info = read_info(job.run_dir)
+        results["runs"].append({
+            "task": job.task, "run": job.run.name, "label": job.run.label, "model": job.run.model, "seed": job.seed,
+            "model_options": job.run.model_options, "data_options": job.run.data,
+            "metrics": {k: report.get(k) for k in METRIC_KEYS if k in report},
+            "per_class": report.get("per_class", {}), "multiplicity_bins": report.get("multiplicity_bins", []),
+            **_cached_cost(out, info, spec.is_quick), "epochs_run": summary.get("epochs_run"),
+            "best_epoch": summary.get("best_epoch"), "train_wall_s": summary.get("wall_seconds"),
+            "n_train": summary.get("n_train"), "run_dir": str(job.run_dir.relative_to(out)),
+        })
+    for task in tasks:
+        pool, train_split, test, test_fraction = task_data.get(task)
         if spec.floor and pool.kind == "jets":
             for seed in range(spec.seeds):
                 path = out / "floor" / task / f"seed{seed}.json"
