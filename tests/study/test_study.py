@@ -204,6 +204,9 @@ def test_identical_trainings_are_reused_across_studies(jets_file, tmp_path, caps
     raw = json.loads((reports / "features/runs/5class/raw/seed0/study_eval.json").read_text())
     assert log == ref and raw["run_key"] != ref["run_key"]
     assert (reports / "features/runs/5class/log/seed0/model.safetensors").is_file()
+    results = json.loads((reports / "features/results.json").read_text())
+    assert [r["reused_from"] for r in results["runs"] if r["reused_from"]] == ["compare/runs/5class/salt/seed0"]
+    assert "1 of 3 trainings are the same trainings" in (reports / "features/report.md").read_text()
 
 
 @pytest.mark.slow

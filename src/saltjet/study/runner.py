@@ -9,6 +9,7 @@ Layout of the output folder (default `reports/NAME`, `reports/quick/NAME` with -
     runs/TASK/RUN/seedS/         run directories of `saltjet.train.train`, plus
         study_eval.json          the evaluation on the held-out jets (its presence = run done)
         study_predictions.npz    the predictions (for `saltjet plot`)
+        reused_from.txt          only in a run copied from a sibling study: where from
     floor/TASK/seedS.json        the physics floor's evaluation
 
 Re-running the same command skips every finished run and floor, resumes unfinished trainings from
@@ -37,6 +38,7 @@ from saltjet.study.spec import StudySpec, load_study
 
 EVAL_FILE = "study_eval.json"
 PREDICTIONS_FILE = "study_predictions.npz"
+REUSED_FILE = "reused_from.txt"  # in a run copied from a sibling study: that run's folder
 METRIC_KEYS = ("accuracy", "auc_macro", "mean_rejection_at_tpr_0.8", "rejection_at_eff_0.3", "rejection_at_eff_0.5")
 DEFAULT_DATA = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
 DEFAULT_TRAIN = {"device": "auto"}
@@ -323,6 +325,11 @@ def _train_pending(pending: list[_Job], jobs: int, total: int, say, worker_args:
                 f"{record['summary'].get('wall_seconds', 0):.0f} s")
 
 
+def _reused_from(run_dir: Path) -> str | None:
+    path = run_dir / REUSED_FILE
+    return path.read_text().strip() if path.is_file() else None
+
+
 def _cached_cost(out: Path, info, quick: bool) -> dict:
     """Parameters, FLOPs and latency of a model config, measured once per study folder (costs.json)."""
     import torch
@@ -380,6 +387,7 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
                     if run_dir.exists():
                         shutil.rmtree(run_dir)
                     shutil.copytree(source_dir, run_dir)
+                    (run_dir / REUSED_FILE).write_text(f"{source_dir.relative_to(out.resolve().parent)}\n")
                     say(f"[{job.index}/{total}] {task} {run.name} seed {seed}: same training as "
                         f"{source_dir.relative_to(out.resolve().parent)}, reused")
                     continue
@@ -397,7 +405,13 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
             **_cached_cost(out, info, spec.is_quick), "epochs_run": summary.get("epochs_run"),
             "best_epoch": summary.get("best_epoch"), "train_wall_s": summary.get("wall_seconds"),
             "n_train": summary.get("n_train"), "run_dir": str(job.run_dir.relative_to(out)),
+            "reused_from": _reused_from(job.run_dir),
         })
+    reused = [r for r in results["runs"] if r["reused_from"]]
+    if reused:
+        sources = sorted({r["reused_from"].split("/")[0] for r in reused})
+        results["notes"].append(f"{len(reused)} of {len(results['runs'])} trainings are the same trainings (config, "
+                                f"task and data) as in the {', '.join(sources)} study, copied from there")
     for task in tasks:
         pool, train_split, test, test_fraction = task_data.get(task)
         if spec.floor and pool.kind == "jets":
