@@ -198,12 +198,21 @@ def test_identical_trainings_are_reused_across_studies(jets_file, tmp_path, caps
     err = capsys.readouterr().err
     # compare trains SAL-T on the log-scaled inputs: features' "log" run is that training, reused;
     # its "raw" and "hls4ml" runs have other inputs and are trained
-    assert err.count("reused") == 1 and "compare/runs/5class/salt/seed0, reused" in err
+    assert err.count("reused") == 2 and "compare/runs/5class/salt/seed0, reused" in err
+    # the physics floor on the same task, split and data is one fit too
+    assert "same fit as compare/floor/5class/seed0.json, reused" in err
+    floor = json.loads((reports / "features/floor/5class/seed0.json").read_text())
+    assert floor == json.loads((reports / "compare/floor/5class/seed0.json").read_text())
     ref = json.loads((reports / "compare/runs/5class/salt/seed0/study_eval.json").read_text())
     log = json.loads((reports / "features/runs/5class/log/seed0/study_eval.json").read_text())
     raw = json.loads((reports / "features/runs/5class/raw/seed0/study_eval.json").read_text())
     assert log == ref and raw["run_key"] != ref["run_key"]
     assert (reports / "features/runs/5class/log/seed0/model.safetensors").is_file()
+    # a floor written before floors carried their key gets it on the next invocation
+    del floor["floor_key"]
+    (reports / "compare/floor/5class/seed0.json").write_text(json.dumps(floor))
+    assert main(["study", "compare", *common, "--quiet", "--out", str(reports / "compare")]) == 0
+    assert "floor_key" in json.loads((reports / "compare/floor/5class/seed0.json").read_text())
     results = json.loads((reports / "features/results.json").read_text())
     assert [r["reused_from"] for r in results["runs"] if r["reused_from"]] == ["compare/runs/5class/salt/seed0"]
     assert "1 of 3 trainings are the same trainings" in (reports / "features/report.md").read_text()

@@ -228,18 +228,30 @@ def run_key(config, task: str, data_description: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def find_reusable(out: Path, key: str) -> Path | None:
-    """A finished run with this key in a sibling study folder (`out.parent/*/runs/...`), else None."""
-    parent = out.resolve().parent
-    for eval_path in sorted(parent.glob(f"*/runs/*/*/seed*/{EVAL_FILE}")):
-        if eval_path.parents[4] == out.resolve():
+def find_reusable(out: Path, key: str, pattern: str = f"runs/*/*/seed*/{EVAL_FILE}",
+                  field: str = "run_key") -> Path | None:
+    """A finished result with this key in a sibling study folder: the JSON file matching
+    `out.parent/*/PATTERN` whose `field` equals `key` (its parent folder for runs), else None."""
+    here = out.resolve()
+    for path in sorted(here.parent.glob(f"*/{pattern}")):
+        if here in path.parents:
             continue
         try:
-            if json.loads(eval_path.read_text()).get("run_key") == key:
-                return eval_path.parent
+            if json.loads(path.read_text()).get(field) == key:
+                return path.parent if field == "run_key" else path
         except (OSError, ValueError):
             continue
     return None
+
+
+def floor_key(task: str, seed: int, split: dict, data_description: dict) -> str:
+    """Identity of one physics-floor fit: task, data, split and the trees' settings."""
+    from saltjet.floor import FloorConfig
+
+    data = {k: data_description.get(k) for k in ("path", "n_jets", "class_counts", "n_slots")}
+    blob = json.dumps({"task": task, "split": split, "data": data,
+                       "floor": dataclasses.asdict(FloorConfig(seed=seed))}, sort_keys=True, default=_json_default)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
 @dataclasses.dataclass
@@ -417,11 +429,22 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
         if spec.floor and pool.kind == "jets":
             for seed in range(spec.seeds):
                 path = out / "floor" / task / f"seed{seed}.json"
+                split = {k: v for k, v in {**DEFAULT_DATA, **spec.data}.items() if k in DEFAULT_DATA}
+                key = floor_key(task, seed, split, study_data.description)
+                source = None if path.is_file() else find_reusable(out, key, f"floor/{task}/seed{seed}.json", "floor_key")
+                if source is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    for src in (source, source.with_suffix(".predictions.npz")):
+                        shutil.copyfile(src, path.parent / src.name)
+                    say(f"{task}: physics floor, seed {seed}: same fit as {source.relative_to(out.resolve().parent)}, reused")
                 if path.is_file():
                     report = json.loads(path.read_text())
+                    if "floor_key" not in report:  # written before floors carried their key
+                        _write_json(path, {**report, "floor_key": key})
                 else:
                     say(f"{task}: physics floor (boosted trees on jet observables), seed {seed}")
                     report, predictions = evaluate_floor(train_split, test, FloorConfig(seed=seed))
+                    report["floor_key"] = key
                     _write_json(path, report)
                     save_predictions(path.with_suffix(".predictions.npz"), predictions)
                 results["floor"].append({"task": task, "seed": seed, "label": "physics floor (BDT)",
