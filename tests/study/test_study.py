@@ -85,6 +85,13 @@ def test_report_tables_come_from_results(tmp_path):
     salt = next(l for l in report.splitlines() if l.startswith("| salt |"))
     assert "80.38 ± 26.00" in salt
     assert re.search(r"Highest accuracy on 5class: salt \(80\.38 %\)", report)
+    # a tagger whose mean is above the floor by less than the combined spread is not called above
+    results["runs"][0]["metrics"]["accuracy"], results["runs"][1]["metrics"]["accuracy"] = 0.54, 0.58
+    results["floor"][1]["metrics"]["accuracy"] = 0.56
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    report = write_report(tmp_path).read_text()
+    assert next(l for l in report.splitlines() if l.startswith("| salt |")).endswith("| within 1σ |")
+    assert "Not clearly above the physics floor (55.50 %) on 5class: salt (within 1σ), linformer." in report
     (tmp_path / "notes.md").write_text("SAL-T trails here because the data are small.")
     assert "SAL-T trails here" in write_report(tmp_path).read_text()
 

@@ -78,6 +78,19 @@ def rows_of(results: dict, task: str) -> list[tuple[str, str, list[dict]]]:
     return [(name, label, rows) for name, (label, rows) in out.items()]
 
 
+ABOVE, BELOW, WITHIN = "above", "**below**", "within 1σ"
+
+
+def versus_floor(acc, floor) -> str:
+    """A tagger's accuracy against the floor's, both (mean, std, n) over seeds: above, below, or
+    within 1σ when the means differ by less than the two spreads combined (std added in quadrature)."""
+    sigma = float(np.hypot(acc[1], floor[1]))
+    diff = acc[0] - floor[0]
+    if diff > sigma:
+        return ABOVE
+    return BELOW if diff < -sigma else WITHIN
+
+
 def task_table(results: dict, task: str) -> str:
     """The markdown table of one task: a row per run (mean ± std over seeds) and the floor."""
     columns = task_columns(results, task)
@@ -95,7 +108,7 @@ def task_table(results: dict, task: str) -> str:
                 cells.append(_fmt(c, _stats(_value(r, c) for r in seed_rows)))
         if floor_acc:
             acc = _stats(r["metrics"].get("accuracy") for r in seed_rows)
-            cells.append("" if name == "floor" else ("—" if acc is None else ("above" if acc[0] > floor_acc[0] else "**below**")))
+            cells.append("" if name == "floor" else ("—" if acc is None else versus_floor(acc, floor_acc)))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -111,9 +124,10 @@ def findings(results: dict, task: str) -> list[str]:
         best = max(models, key=lambda t: t[2][0])
         out.append(f"Highest accuracy on {task}: {best[1]} ({100 * best[2][0]:.2f} %).")
     if floor is not None:
-        below = [lbl for n, lbl, s in models if s[0] <= floor[0]]
+        verdicts = [(lbl, versus_floor(s, floor)) for n, lbl, s in models]
+        below = [lbl + (" (within 1σ)" if v == WITHIN else "") for lbl, v in verdicts if v != ABOVE]
         if below:
-            out.append(f"Not above the physics floor ({100 * floor[0]:.2f} %) on {task}: {', '.join(below)}. "
+            out.append(f"Not clearly above the physics floor ({100 * floor[0]:.2f} %) on {task}: {', '.join(below)}. "
                        "These are not recommended on this data.")
         else:
             out.append(f"Every tagger beats the physics floor ({100 * floor[0]:.2f} %) on {task}.")
