@@ -160,7 +160,7 @@ def partition_figure(pt, eta_rel, phi_rel, mask, n_slots: int, partitions: int, 
             ax.set_ylabel(r"$\Delta\phi$")
             ax.legend(fontsize="x-small", loc="upper right")
         fig.suptitle(f"{int(mask.sum())} particles, n = {n_slots} slots, p = {partitions} "
-                     "(marker area ∝ $p_T$)", fontsize="small")
+                     r"(marker area $\propto p_T$)", fontsize="small")
         return plots.save_figure(fig, stem)
 
 
