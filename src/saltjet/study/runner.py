@@ -234,7 +234,7 @@ def find_reusable(out: Path, key: str, pattern: str = f"runs/*/*/seed*/{EVAL_FIL
     `out.parent/*/PATTERN` whose `field` equals `key` (its parent folder for runs), else None."""
     here = out.resolve()
     for path in sorted(here.parent.glob(f"*/{pattern}")):
-        if here in path.parents:
+        if here in path.parents or (path.parent / REUSED_FILE).is_file():  # originals only, not copies
             continue
         try:
             if json.loads(path.read_text()).get(field) == key:
