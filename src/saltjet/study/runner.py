@@ -307,7 +307,9 @@ def _train_one(job: _Job) -> dict:
 
 def _train_pending(pending: list[_Job], jobs: int, total: int, say, worker_args: tuple) -> None:
     """Train the pending jobs: in this process (jobs=1), or in `jobs` worker processes, each with
-    an equal share of the CPU threads (small models train faster as several 1-thread processes).
+    an equal share of the CPU threads. These small models scale poorly over threads, so several
+    processes can help on many-core machines; on 2 cores `benchmarks/bench_study_jobs.py` measured
+    only 1.06x.
 
     Workers are spawned, not forked (a fork after PyTorch has run OpenMP threads can hang), and
     each loads the study data itself (`worker_args` = spec, data path, format, cache folder)."""
