@@ -190,6 +190,12 @@ def test_run_key_names_the_training_not_its_speed_settings():
     assert run_key(run_config(spec, spec.runs[0], 1, 0.2, ["data/x"], quiet=False), "5class", data) != key
     assert run_key(run_config(spec, spec.runs[1], 0, 0.2, ["data/x"], quiet=False), "5class", data) != key
     assert run_key(base, "5class", {**data, "n_jets": 11}) != key
+    # naming a default is the same training: partitions' "p4" and sorting's "kt" are compare's SAL-T
+    for study, run in (("partitions", "p4"), ("sorting", "kt")):
+        other = load_study(study)
+        named = next(r for r in other.runs if r.name == run)
+        other.data = spec.data
+        assert run_key(run_config(other, named, 0, 0.2, ["data/x"], quiet=False), "5class", data) == key
     longer = run_config(spec, spec.runs[0], 0, 0.2, ["data/x"], quiet=False)
     longer.train.epochs += 1
     assert run_key(longer, "5class", data) != key

@@ -219,10 +219,15 @@ def run_key(config, task: str, data_description: dict) -> str:
     d = config.to_dict()
     for k in ("quiet", "num_threads", "device"):
         d["train"].pop(k, None)
-    if d["data"].get("features") is None and data_description.get("kind") == "jets":  # default inputs, spelled out
-        from saltjet.data.pipeline import JET_FEATURES
+    # defaults spelled out, so that naming a default (sort_by: kt, partitions: 4) is the same training
+    from saltjet.data.pipeline import JET_FEATURES, resolve_sort_key
+    from saltjet.models import model_config as make_model_config
 
+    kind = data_description.get("kind", "jets")
+    if d["data"].get("features") is None and kind == "jets":
         d["data"]["features"] = list(JET_FEATURES)
+    d["data"]["sort_by"] = resolve_sort_key(kind, d["data"]["sort_by"])
+    d["model_options"] = dataclasses.asdict(make_model_config(d["model"], **d["model_options"]))
     data = {k: data_description.get(k) for k in ("path", "n_jets", "class_counts", "n_slots")}
     blob = json.dumps({"run": d, "task": task, "data": data}, sort_keys=True, default=_json_default)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
@@ -395,6 +400,9 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
                 all_jobs.append(job)
                 if (run_dir / EVAL_FILE).is_file():
                     say(f"[{job.index}/{total}] {task} {run.name} seed {seed}: done, skipped")
+                    record = json.loads((run_dir / EVAL_FILE).read_text())
+                    if record.get("run_key") != job.key:  # keyed by an older `run_key`: re-key for reuse
+                        _write_json(run_dir / EVAL_FILE, {**record, "run_key": job.key})
                     continue
                 source_dir = find_reusable(out, job.key)
                 if source_dir is not None:
