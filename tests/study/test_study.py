@@ -91,7 +91,7 @@ def test_report_tables_come_from_results(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps(results))
     report = write_report(tmp_path).read_text()
     assert next(l for l in report.splitlines() if l.startswith("| salt |")).endswith("| within 1σ |")
-    assert "Not clearly above the physics floor (55.50 %) on 5class: salt (within 1σ), linformer." in report
+    assert "No run is clearly above the physics floor (55.50 %) on 5class; within 1σ of it: salt." in report
     (tmp_path / "notes.md").write_text("SAL-T trails here because the data are small.")
     assert "SAL-T trails here" in write_report(tmp_path).read_text()
 

@@ -126,8 +126,13 @@ def findings(results: dict, task: str) -> list[str]:
     if floor is not None:
         verdicts = [(lbl, versus_floor(s, floor)) for n, lbl, s in models]
         below = [lbl + (" (within 1σ)" if v == WITHIN else "") for lbl, v in verdicts if v != ABOVE]
-        if below:
-            out.append(f"Not clearly above the physics floor ({100 * floor[0]:.2f} %) on {task}: {', '.join(below)}. "
+        if below and len(below) == len(models):
+            within = [b for b in below if b.endswith("(within 1σ)")]
+            out.append(f"No run is clearly above the physics floor ({100 * floor[0]:.2f} %) on {task}"
+                       + (f"; within 1σ of it: {'; '.join(b.removesuffix(' (within 1σ)') for b in within)}" if within else "")
+                       + ". None is recommended on this data.")
+        elif below:
+            out.append(f"Not clearly above the physics floor ({100 * floor[0]:.2f} %) on {task}: {'; '.join(below)}. "
                        "These are not recommended on this data.")
         else:
             out.append(f"Every tagger beats the physics floor ({100 * floor[0]:.2f} %) on {task}.")
