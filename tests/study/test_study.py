@@ -92,6 +92,12 @@ def test_report_tables_come_from_results(tmp_path):
     report = write_report(tmp_path).read_text()
     assert next(l for l in report.splitlines() if l.startswith("| salt |")).endswith("| within 1σ |")
     assert "No run is clearly above the physics floor (55.50 %) on 5class; within 1σ of it: salt." in report
+    # with one seed there is no spread: the verdict says so
+    one = _results({"salt": [0.60]}, [0.55])
+    (tmp_path / "results.json").write_text(json.dumps(one))
+    row = next(l for l in write_report(tmp_path).read_text().splitlines() if l.startswith("| salt |"))
+    assert row.endswith("| above (1 seed: no spread) |")
+    (tmp_path / "results.json").write_text(json.dumps(results))
     (tmp_path / "notes.md").write_text("SAL-T trails here because the data are small.")
     assert "SAL-T trails here" in write_report(tmp_path).read_text()
 

@@ -108,7 +108,10 @@ def task_table(results: dict, task: str) -> str:
                 cells.append(_fmt(c, _stats(_value(r, c) for r in seed_rows)))
         if floor_acc:
             acc = _stats(r["metrics"].get("accuracy") for r in seed_rows)
-            cells.append("" if name == "floor" else ("—" if acc is None else versus_floor(acc, floor_acc)))
+            verdict = "" if name == "floor" else ("—" if acc is None else versus_floor(acc, floor_acc))
+            if verdict and acc is not None and min(acc[2], floor_acc[2]) < 2:
+                verdict += " (1 seed: no spread)"
+            cells.append(verdict)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -134,6 +137,8 @@ def findings(results: dict, task: str) -> list[str]:
         elif below:
             out.append(f"Not clearly above the physics floor ({100 * floor[0]:.2f} %) on {task}: {'; '.join(below)}. "
                        "These are not recommended on this data.")
+        if any(st[2] < 2 for _, _, st in models) or floor[2] < 2:
+            out.append("One seed per run: these comparisons with the floor have no spread to weigh them by.")
         else:
             out.append(f"Every tagger beats the physics floor ({100 * floor[0]:.2f} %) on {task}.")
     return out
