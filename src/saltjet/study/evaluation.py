@@ -54,6 +54,29 @@ def model_cost(model_name: str, model_config: dict, batch: int = 256, repeats: i
             "threads": torch.get_num_threads()}
 
 
+def cached_model_cost(out: Path, info, quick: bool) -> dict:
+    """`model_cost` of a run's model (`info`: its `saltjet.run` info), measured once per study folder
+    `out` and kept in OUT/costs.json, so re-rendering a report does not re-time every model.
+    `quick` uses a tiny batch (smoke tests)."""
+    import json
+
+    import torch
+
+    from saltjet.run import atomic_write_bytes
+
+    path = Path(out) / "costs.json"
+    try:
+        cache = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    key = json.dumps([info.model, info.model_config, quick, torch.get_num_threads()], sort_keys=True)
+    if key not in cache:
+        cache[key] = (model_cost(info.model, info.model_config, batch=16, repeats=2) if quick
+                      else model_cost(info.model, info.model_config))
+        atomic_write_bytes(path, (json.dumps(cache, indent=1) + "\n").encode())
+    return cache[key]
+
+
 def _flops_per_jet(model, model_name: str, config) -> float:
     try:
         from saltjet import flops as flops_module

@@ -22,10 +22,8 @@ so `multiplicity`, `attention` and the reference runs of the ablations reuse `co
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import platform
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -34,11 +32,10 @@ from typing import Callable
 import numpy as np
 
 from saltjet.errors import ConfigError
+from saltjet.study.reuse import EVAL_FILE, copy_floor, copy_run, find_reusable, floor_key, reused_from, run_key
 from saltjet.study.spec import StudySpec, load_study
 
-EVAL_FILE = "study_eval.json"
 PREDICTIONS_FILE = "study_predictions.npz"
-REUSED_FILE = "reused_from.txt"  # in a run copied from a sibling study: that run's folder
 METRIC_KEYS = ("accuracy", "auc_macro", "mean_rejection_at_tpr_0.8", "rejection_at_eff_0.3", "rejection_at_eff_0.5")
 DEFAULT_DATA = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
 DEFAULT_TRAIN = {"device": "auto"}
@@ -213,52 +210,6 @@ def run_study(name: str, data: str | None = None, seeds: int | None = None, quic
     return results
 
 
-def run_key(config, task: str, data_description: dict) -> str:
-    """Identity of one training: its config (minus settings that only change speed or output), the
-    task and the data. Two studies with the same key would train the same model; the second reuses."""
-    d = config.to_dict()
-    for k in ("quiet", "num_threads", "device"):
-        d["train"].pop(k, None)
-    # defaults spelled out, so that naming a default (sort_by: kt, partitions: 4) is the same training
-    from saltjet.data.pipeline import JET_FEATURES, resolve_sort_key
-    from saltjet.models import model_config as make_model_config
-
-    kind = data_description.get("kind", "jets")
-    if d["data"].get("features") is None and kind == "jets":
-        d["data"]["features"] = list(JET_FEATURES)
-    d["data"]["sort_by"] = resolve_sort_key(kind, d["data"]["sort_by"])
-    d["model_options"] = dataclasses.asdict(make_model_config(d["model"], **d["model_options"]))
-    data = {k: data_description.get(k) for k in ("path", "n_jets", "class_counts", "n_slots")}
-    blob = json.dumps({"run": d, "task": task, "data": data}, sort_keys=True, default=_json_default)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def find_reusable(out: Path, key: str, pattern: str = f"runs/*/*/seed*/{EVAL_FILE}",
-                  field: str = "run_key") -> Path | None:
-    """A finished result with this key in a sibling study folder: the JSON file matching
-    `out.parent/*/PATTERN` whose `field` equals `key` (its parent folder for runs), else None."""
-    here = out.resolve()
-    for path in sorted(here.parent.glob(f"*/{pattern}")):
-        if here in path.parents or (path.parent / REUSED_FILE).is_file():  # originals only, not copies
-            continue
-        try:
-            if json.loads(path.read_text()).get(field) == key:
-                return path.parent if field == "run_key" else path
-        except (OSError, ValueError):
-            continue
-    return None
-
-
-def floor_key(task: str, seed: int, split: dict, data_description: dict) -> str:
-    """Identity of one physics-floor fit: task, data, split and the trees' settings."""
-    from saltjet.floor import FloorConfig
-
-    data = {k: data_description.get(k) for k in ("path", "n_jets", "class_counts", "n_slots")}
-    blob = json.dumps({"task": task, "split": split, "data": data,
-                       "floor": dataclasses.asdict(FloorConfig(seed=seed))}, sort_keys=True, default=_json_default)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
 @dataclasses.dataclass
 class _Job:
     """One (task, run, seed) training of a study."""
@@ -344,34 +295,11 @@ def _train_pending(pending: list[_Job], jobs: int, total: int, say, worker_args:
                 f"{record['summary'].get('wall_seconds', 0):.0f} s")
 
 
-def _reused_from(run_dir: Path) -> str | None:
-    path = run_dir / REUSED_FILE
-    return path.read_text().strip() if path.is_file() else None
-
-
-def _cached_cost(out: Path, info, quick: bool) -> dict:
-    """Parameters, FLOPs and latency of a model config, measured once per study folder (costs.json)."""
-    import torch
-
-    from saltjet.study.evaluation import model_cost
-
-    path = out / "costs.json"
-    try:
-        cache = json.loads(path.read_text())
-    except (OSError, ValueError):
-        cache = {}
-    key = json.dumps([info.model, info.model_config, quick, torch.get_num_threads()], sort_keys=True)
-    if key not in cache:
-        cache[key] = (model_cost(info.model, info.model_config, batch=16, repeats=2) if quick
-                      else model_cost(info.model, info.model_config))
-        _write_json(path, cache)
-    return cache[key]
-
-
 def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, say, jobs: int = 1) -> None:
     from saltjet.evaluate import save_predictions
     from saltjet.floor import FloorConfig, evaluate_floor
     from saltjet.run import read_info
+    from saltjet.study.evaluation import cached_model_cost
     global _TASK_DATA
 
     say(f"study {spec.name}: loading data")
@@ -406,12 +334,8 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
                     continue
                 source_dir = find_reusable(out, job.key)
                 if source_dir is not None:
-                    if run_dir.exists():
-                        shutil.rmtree(run_dir)
-                    shutil.copytree(source_dir, run_dir)
-                    (run_dir / REUSED_FILE).write_text(f"{source_dir.relative_to(out.resolve().parent)}\n")
-                    say(f"[{job.index}/{total}] {task} {run.name} seed {seed}: same training as "
-                        f"{source_dir.relative_to(out.resolve().parent)}, reused")
+                    where = copy_run(source_dir, run_dir, out.resolve().parent)
+                    say(f"[{job.index}/{total}] {task} {run.name} seed {seed}: same training as {where}, reused")
                     continue
                 pending.append(job)
     _train_pending(pending, jobs, total, say, (spec, data_path, fmt, cache_dir))
@@ -424,10 +348,10 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
             "model_options": job.run.model_options, "data_options": job.run.data,
             "metrics": {k: report.get(k) for k in METRIC_KEYS if k in report},
             "per_class": report.get("per_class", {}), "multiplicity_bins": report.get("multiplicity_bins", []),
-            **_cached_cost(out, info, spec.is_quick), "epochs_run": summary.get("epochs_run"),
+            **cached_model_cost(out, info, spec.is_quick), "epochs_run": summary.get("epochs_run"),
             "best_epoch": summary.get("best_epoch"), "train_wall_s": summary.get("wall_seconds"),
             "n_train": summary.get("n_train"), "run_dir": str(job.run_dir.relative_to(out)),
-            "reused_from": _reused_from(job.run_dir),
+            "reused_from": reused_from(job.run_dir),
         })
     reused = [r for r in results["runs"] if r["reused_from"]]
     if reused:
@@ -443,10 +367,8 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
                 key = floor_key(task, seed, split, study_data.description)
                 source = None if path.is_file() else find_reusable(out, key, f"floor/{task}/seed{seed}.json", "floor_key")
                 if source is not None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    for src in (source, source.with_suffix(".predictions.npz")):
-                        shutil.copyfile(src, path.parent / src.name)
-                    say(f"{task}: physics floor, seed {seed}: same fit as {source.relative_to(out.resolve().parent)}, reused")
+                    where = copy_floor(source, path, out.resolve().parent)
+                    say(f"{task}: physics floor, seed {seed}: same fit as {where}, reused")
                 if path.is_file():
                     report = json.loads(path.read_text())
                     if "floor_key" not in report:  # written before floors carried their key
