@@ -19,10 +19,17 @@ EVAL_FILE = "study_eval.json"  # a run's evaluation on the held-out jets (its pr
 REUSED_FILE = "reused_from.txt"  # in a run copied from a sibling study: that run's folder
 
 
-def _json_default():
-    from saltjet.study.runner import _json_default as default
+def _digest(obj) -> str:
+    """A short, stable hash of a JSON-able object (numpy scalars and paths allowed)."""
+    from saltjet.study.runner import _json_default
 
-    return default
+    blob = json.dumps(obj, sort_keys=True, default=_json_default)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _data_identity(data_description: dict) -> dict:
+    """What names a study's data set: where it came from, its size and its slots."""
+    return {k: data_description.get(k) for k in ("path", "n_jets", "class_counts", "n_slots")}
 
 
 def run_key(config, task: str, data_description: dict) -> str:
@@ -40,9 +47,7 @@ def run_key(config, task: str, data_description: dict) -> str:
         d["data"]["features"] = list(JET_FEATURES)
     d["data"]["sort_by"] = resolve_sort_key(kind, d["data"]["sort_by"])
     d["model_options"] = dataclasses.asdict(make_model_config(d["model"], **d["model_options"]))
-    data = {k: data_description.get(k) for k in ("path", "n_jets", "class_counts", "n_slots")}
-    blob = json.dumps({"run": d, "task": task, "data": data}, sort_keys=True, default=_json_default())
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    return _digest({"run": d, "task": task, "data": _data_identity(data_description)})
 
 
 def find_reusable(out: Path, key: str, pattern: str = f"runs/*/*/seed*/{EVAL_FILE}",
@@ -65,10 +70,8 @@ def floor_key(task: str, seed: int, split: dict, data_description: dict) -> str:
     """Identity of one physics-floor fit: task, data, split and the trees' settings."""
     from saltjet.floor import FloorConfig
 
-    data = {k: data_description.get(k) for k in ("path", "n_jets", "class_counts", "n_slots")}
-    blob = json.dumps({"task": task, "split": split, "data": data,
-                       "floor": dataclasses.asdict(FloorConfig(seed=seed))}, sort_keys=True, default=_json_default())
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    return _digest({"task": task, "split": split, "data": _data_identity(data_description),
+                    "floor": dataclasses.asdict(FloorConfig(seed=seed))})
 
 
 def reused_from(run_dir: Path) -> str | None:
