@@ -78,6 +78,8 @@ def test_report_tables_come_from_results(tmp_path):
     salt = next(l for l in report.splitlines() if l.startswith("| salt |"))
     assert "61.00 ± 1.41" in salt and "above" in salt
     assert "**below**" in next(l for l in report.splitlines() if l.startswith("| linformer |"))
+    assert "Not clearly above the physics floor (55.00 %) on 5class: linformer." in report
+    assert "Every tagger beats" not in report and "One seed" not in report
     # change a number in results.json: the table and the findings follow
     results["runs"][0]["metrics"]["accuracy"] = 0.98765
     (tmp_path / "results.json").write_text(json.dumps(results))

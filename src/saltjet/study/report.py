@@ -127,20 +127,20 @@ def findings(results: dict, task: str) -> list[str]:
         best = max(models, key=lambda t: t[2][0])
         out.append(f"Highest accuracy on {task}: {best[1]} ({100 * best[2][0]:.2f} %).")
     if floor is not None:
-        verdicts = [(lbl, versus_floor(s, floor)) for n, lbl, s in models]
-        below = [lbl + (" (within 1σ)" if v == WITHIN else "") for lbl, v in verdicts if v != ABOVE]
-        if below and len(below) == len(models):
-            within = [b for b in below if b.endswith("(within 1σ)")]
+        not_above = [(lbl, v) for lbl, v in ((lbl, versus_floor(s, floor)) for _, lbl, s in models) if v != ABOVE]
+        if not_above and len(not_above) == len(models):
+            within = [lbl for lbl, v in not_above if v == WITHIN]
             out.append(f"No run is clearly above the physics floor ({100 * floor[0]:.2f} %) on {task}"
-                       + (f"; within 1σ of it: {'; '.join(b.removesuffix(' (within 1σ)') for b in within)}" if within else "")
+                       + (f"; within 1σ of it: {'; '.join(within)}" if within else "")
                        + ". None is recommended on this data.")
-        elif below:
-            out.append(f"Not clearly above the physics floor ({100 * floor[0]:.2f} %) on {task}: {'; '.join(below)}. "
+        elif not_above:
+            listed = [lbl + (" (within 1σ)" if v == WITHIN else "") for lbl, v in not_above]
+            out.append(f"Not clearly above the physics floor ({100 * floor[0]:.2f} %) on {task}: {'; '.join(listed)}. "
                        "These are not recommended on this data.")
-        if any(st[2] < 2 for _, _, st in models) or floor[2] < 2:
-            out.append("One seed per run: these comparisons with the floor have no spread to weigh them by.")
         else:
             out.append(f"Every tagger beats the physics floor ({100 * floor[0]:.2f} %) on {task}.")
+        if any(st[2] < 2 for _, _, st in models) or floor[2] < 2:
+            out.append("One seed per run: these comparisons with the floor have no spread to weigh them by.")
     return out
 
 
