@@ -72,7 +72,7 @@ def test_inspect_bad_input_one_line_no_traceback(tmp_path, capsys):
         ([str(tmp_path / "truncated.h5")], "unreadable"),
         ([str(tmp_path / "truncated.h5"), "--format", "hls4ml"], "truncated"),
         ([str(tmp_path / "garbage.h5"), "--format", "jetclass"], "not a ROOT file"),
-        ([str(tmp_path / "QG_nan.npz")], "no usable jets"),
+        ([str(tmp_path / "QG_nan.npz")], "3 of 3 jets hold NaN/inf"),
         ([str(tmp_path / "nothing_*.h5")], "no files match"),
     ]
     for args, message in cases:

@@ -135,7 +135,7 @@ def test_nan_empty_and_unlabelled_jets_are_skipped_and_counted(tmp_path):
         f["jets"][...] = jets
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        data = load(path)
+        data = load(path, on_nonfinite="drop")
     messages = [str(w.message) for w in record if issubclass(w.category, ReaderWarning)]
     assert len(messages) == 1
     assert "skipped 5 of 12 jets" in messages[0]
@@ -151,7 +151,7 @@ def test_all_jets_bad_is_an_error(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReaderWarning)
         with pytest.raises(DataError, match="no usable jets.*5 with NaN/inf"):
-            load(path)
+            load(path, on_nonfinite="drop")
 
 
 def test_bad_files(tmp_path):

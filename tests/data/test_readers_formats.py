@@ -51,7 +51,7 @@ def test_toplandscape_nan_jet_and_truncation(tmp_path):
     path = tmp_path / "val.h5"
     t = write_toplandscape(path, n_jets=20, seed=2, nan_jet=3, max_mult=50)
     with pytest.warns(ReaderWarning) as record:
-        data = load(path, n_particles=30)
+        data = load(path, n_particles=30, on_nonfinite="drop")
     message = str(record[0].message)
     assert len(record) == 1 and "skipped 1 of 20 jets (1 with NaN/inf values)" in message
     n_trunc = ((t["e"] > 0).sum(1) > 30)[np.arange(20) != 3].sum()
@@ -119,7 +119,7 @@ def test_quarkgluon_bad_files(tmp_path):
     nan = tmp_path / "nan.npz"
     np.savez(nan, X=np.full((3, 5, 4), np.nan), y=np.ones(3))
     for path, message in [(wrong, r"expected X \(N, M, 4\)"), (no_y, "no array y"),
-                          (truncated, "truncated or corrupt"), (nan, "no usable jets")]:
+                          (truncated, "truncated or corrupt"), (nan, "3 of 3 jets hold NaN/inf")]:
         with pytest.raises(SaltjetError, match=message) as info:
             quiet_load(path, format="quarkgluon")
         assert "\n" not in str(info.value)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
 
 from saltjet.cli import positive_int
 from saltjet.data.readers import READERS
@@ -18,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--max-jets", type=positive_int, default=None, help="read at most N jets (default: all)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--drop-nonfinite", action="store_true",
+                   help="skip jets holding NaN/inf values, with a count (default: refuse the file)")
 
 
 def format_summary(s: dict) -> str:
@@ -43,7 +47,13 @@ def run(args: argparse.Namespace) -> int:
     from saltjet.data import load
     from saltjet.data.summary import summarize
 
-    data = load(args.path, format=args.format, max_jets=args.max_jets, quiet=args.quiet or args.json)
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"saltjet inspect: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        data = load(args.path, format=args.format, max_jets=args.max_jets, quiet=args.quiet or args.json,
+                    on_nonfinite="drop" if args.drop_nonfinite else "raise")
     summary = summarize(data)
     print(json.dumps(summary) if args.json else format_summary(summary))
     return 0

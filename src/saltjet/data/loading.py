@@ -14,7 +14,8 @@ from pathlib import Path
 
 from saltjet.data.particles import ParticleData
 from saltjet.data.readers import READERS, get_reader
-from saltjet.data.readers.files import HDF5_MAGIC, ROOT_MAGIC, ZIP_MAGIC, starts_with
+from saltjet.data.readers.files import HDF5_MAGIC, ROOT_MAGIC, ZIP_MAGIC, file_kind, require_regular, starts_with
+from saltjet.data.readers.screening import check_nonfinite_policy
 from saltjet.errors import ConfigError, DataError
 
 _GLOB_CHARS = set("*?[")
@@ -42,8 +43,11 @@ def _sniff(path: Path, sniffers) -> str | None:
 
 def describe_unknown(path: Path) -> str:
     """A one-line reason why no reader recognised `path`."""
-    if not path.exists():
+    kind = file_kind(path)
+    if kind == "missing":
         return f"{path}: no such file"
+    if kind not in ("file", "folder"):
+        return f"{path}: is a {kind}, not a regular file or folder"
     if path.is_file() and path.stat().st_size == 0:
         return f"{path}: empty file"
     if starts_with(path, HDF5_MAGIC):
@@ -59,7 +63,9 @@ def describe_unknown(path: Path) -> str:
 def expand_paths(path_or_glob) -> list[tuple[Path, bool]]:
     """Candidate paths, sorted, each with whether it was named explicitly (vs found by glob/folder).
 
-    `path_or_glob` is a path, a glob pattern (`*`, `?`, `[`, `**`) or a list of those.
+    `path_or_glob` is a path, a glob pattern (`*`, `?`, `[`, `**`) or a list of those. A path named
+    explicitly must be (a symlink to) a regular file or a folder: a named pipe, socket or device is
+    refused with `DataError` before anything opens it; a glob skips such entries.
     """
     items = [path_or_glob] if isinstance(path_or_glob, (str, Path)) else list(path_or_glob)
     if not items:
@@ -71,12 +77,10 @@ def expand_paths(path_or_glob) -> list[tuple[Path, bool]]:
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 raise DataError(f"no files match {text}")
-            out.extend((Path(m), False) for m in matches if not Path(m).name.startswith("."))
+            out.extend((Path(m), False) for m in matches
+                       if not Path(m).name.startswith(".") and file_kind(m) in ("file", "folder"))
         else:
-            path = Path(text)
-            if not path.exists():
-                raise DataError(f"{path}: no such file or folder")
-            out.append((path, True))
+            out.append((require_regular(text), True))
     return out
 
 
@@ -97,7 +101,7 @@ def resolve(path_or_glob, format: str = "auto") -> tuple[str, list[Path]]:
         if name is not None:
             chosen[path] = name
         elif path.is_dir() and explicit:
-            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            files = sorted(p for p in path.iterdir() if file_kind(p) == "file" and not p.name.startswith("."))
             hits = {p: n for p in files if (n := _sniff(p, sniffers)) is not None}
             if not hits:
                 what = f"{format} files" if format != "auto" else "data files in a known layout"
@@ -118,7 +122,8 @@ def resolve(path_or_glob, format: str = "auto") -> tuple[str, list[Path]]:
     return formats[0], sorted(chosen)
 
 
-def _reader_options(fmt: str, read, max_jets, n_particles, features, quiet, options) -> tuple[dict, bool]:
+def _reader_options(fmt: str, read, max_jets, n_particles, features, quiet, on_nonfinite,
+                    options) -> tuple[dict, bool]:
     """Keyword arguments for `read`, mapping the common options onto the reader's signature.
 
     Returns the kwargs and whether `max_jets` still has to be applied after reading.
@@ -127,6 +132,8 @@ def _reader_options(fmt: str, read, max_jets, n_particles, features, quiet, opti
     kwargs = dict(options)
     if "quiet" in params:
         kwargs["quiet"] = quiet
+    if "on_nonfinite" in params:
+        kwargs["on_nonfinite"] = on_nonfinite
     if features is not None:
         if "features" not in params:
             raise ConfigError(f"the {fmt} format has no feature selection")
@@ -146,7 +153,7 @@ def _reader_options(fmt: str, read, max_jets, n_particles, features, quiet, opti
 
 
 def load(path_or_glob, format: str = "auto", max_jets: int | None = None, n_particles: int | None = None,
-         features=None, quiet: bool = False, **options) -> ParticleData:
+         features=None, quiet: bool = False, on_nonfinite: str = "raise", **options) -> ParticleData:
     """Read jets (or point clouds) from published data files.
 
     Args:
@@ -160,19 +167,26 @@ def load(path_or_glob, format: str = "auto", max_jets: int | None = None, n_part
             1,024 points for ModelNet).
         features: extra particle features after pT, Δη, Δφ: None, "all" or a list of names.
         quiet: hide the progress bar (shown on stderr while reading by default).
+        on_nonfinite: jets with a NaN/inf value: "raise" (default, `DataError` with their count) or
+            "drop" (skipped, counted in a `ReaderWarning`). ModelNet meshes follow `on_error`.
         **options: passed to the reader (e.g. chunk_size, or split="test" for modelnet).
     Returns:
         ParticleData with x (N, n, F) float32 physical features, mask (N, n), y (N,), class_names.
     Raises:
-        DataError for missing/unreadable files or unknown layouts, ConfigError for bad options.
+        DataError for missing/unreadable files, unknown layouts or data that cannot mean anything
+        (integer or string kinematics, object columns, links out of the file), ConfigError for bad
+        options. Changes made to the data (skipped jets, negative-pT particles turned into padding,
+        truncated jets) are counted in one `ReaderWarning` per file. No reader unpickles anything.
     """
     for name, value in (("max_jets", max_jets), ("n_particles", n_particles)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
                                   or value < 1):
             raise ConfigError(f"{name} must be a whole number ≥ 1, got {value!r}")
+    check_nonfinite_policy(on_nonfinite)
     fmt, paths = resolve(path_or_glob, format)
     reader = get_reader(fmt)
-    kwargs, cut_after = _reader_options(fmt, reader.read, max_jets, n_particles, features, quiet, options)
+    kwargs, cut_after = _reader_options(fmt, reader.read, max_jets, n_particles, features, quiet, on_nonfinite,
+                                        options)
     data = reader.read(paths, **kwargs)
     if cut_after and len(data) > max_jets:
         data = data.subset(slice(0, max_jets))

@@ -180,6 +180,9 @@ def prepare(data: ParticleData, n_particles: int, sort_by: str = "auto", feature
     if len(data) == 0:
         raise DataError("no jets with particles left to train on")
     stats.n_truncated = int((data.mask.sum(axis=1) > n_particles).sum())
+    if stats.n_truncated:
+        warnings.warn(f"truncated {stats.n_truncated} of {len(data)} jets to their first {n_particles} "
+                      f"particles in {key} order", stacklevel=2)
     perm = sort_permutation(data, key, seed)[:, :n_particles]
     x = _gather_rows(data.x[..., columns], perm)
     mask = np.take_along_axis(data.mask, perm, axis=1)

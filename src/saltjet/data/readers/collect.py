@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from saltjet.data.particles import ParticleData
-from saltjet.data.readers.screening import FileReport
+from saltjet.data.readers.screening import FileReport, check_nonfinite_policy
 from saltjet.data.readers.slots import fit_slots
 from saltjet.errors import DataError
 
@@ -20,10 +20,12 @@ class JetCollector:
     padded to the widest.
     """
 
-    def __init__(self, fmt: str, max_jets: int | None = None, total: int | None = None, quiet: bool = False):
+    def __init__(self, fmt: str, max_jets: int | None = None, total: int | None = None, quiet: bool = False,
+                 on_nonfinite: str = "raise"):
         from tqdm import tqdm
 
         self.fmt = fmt
+        self.on_nonfinite = check_nonfinite_policy(on_nonfinite)
         self.max_jets = max_jets
         self.reports: list[FileReport] = []
         self._x: list[np.ndarray] = []
@@ -35,7 +37,7 @@ class JetCollector:
         self._bar = tqdm(total=total, desc=fmt, unit="jet", unit_scale=True, disable=True if quiet else None, leave=False)
 
     def file_report(self, path: Path) -> FileReport:
-        report = FileReport(self.fmt, Path(path))
+        report = FileReport(self.fmt, Path(path), on_nonfinite=self.on_nonfinite)
         self.reports.append(report)
         return report
 
@@ -92,12 +94,13 @@ class JetCollector:
 
 def collect_files(fmt: str, paths: list[Path], read_file: Callable[[Path, JetCollector], None],
                   class_names: list[str], feature_names: list[str], max_jets: int | None = None,
-                  total: int | None = None, quiet: bool = False) -> ParticleData:
+                  total: int | None = None, quiet: bool = False, on_nonfinite: str = "raise") -> ParticleData:
     """Read `paths` in order with `read_file(path, collector)` until `max_jets` jets are kept.
 
-    Returns the kept jets as `ParticleData` (`DataError` if none survived screening).
+    Returns the kept jets as `ParticleData` (`DataError` if none survived screening, or for NaN/inf
+    jets under `on_nonfinite="raise"`).
     """
-    collector = JetCollector(fmt, max_jets, total, quiet)
+    collector = JetCollector(fmt, max_jets, total, quiet, on_nonfinite)
     for path in paths:
         if collector.full:
             break

@@ -11,6 +11,9 @@ Choices:
 - x = (j1_pt, j1_etarel, j1_phirel) = pT [GeV], Δη, Δφ; `features="all"` or a list of column names
   (e.g. ["j1_e", "j1_deltaR"]) appends extras after them.
 - mask = real particle = j1_pt > 0 (the files are zero-padded; pT of a real particle is never 0).
+  A negative pT becomes padding and is counted in the file's warning.
+- `jetConstituentList` must hold floats: integer kinematics (Δη, Δφ rounded to 0) or strings are
+  refused. Every dataset read must be stored in the file (no links, virtual or external data).
 - Files are read in chunks of `chunk_size` jets, so memory holds one chunk of the (N, 150, 16)
   array at a time plus the output.
 """
@@ -31,7 +34,17 @@ from saltjet.data.hls4ml_layout import (
 from saltjet.data.particles import ParticleData
 from saltjet.data.readers.collect import JetCollector, collect_files
 from saltjet.data.readers.features import CORE_FEATURES, select_extras
-from saltjet.data.readers.files import HDF5_MAGIC, decode_names, one_line, require_file, starts_with
+from saltjet.data.readers.files import (
+    HDF5_MAGIC,
+    decode_names,
+    hdf5_dataset,
+    one_line,
+    open_hdf5,
+    require_file,
+    require_float,
+    require_numeric,
+    starts_with,
+)
 from saltjet.data.readers.screening import one_hot_labels
 from saltjet.errors import DataError
 
@@ -50,18 +63,34 @@ def sniff(path) -> bool:
     try:
         import h5py
 
-        with h5py.File(path, "r") as f:
-            return PARTICLES in f and JETS in f
+        with h5py.File(path, "r") as f:  # links are looked at, never followed
+            return f.get(PARTICLES, getlink=True) is not None and f.get(JETS, getlink=True) is not None
     except Exception:  # an unreadable file is simply not this format
         return False
 
 
+def _names(f, name: str, path: Path) -> list[str] | None:
+    """A 1-D string dataset (fixed or variable length) as a list of str; None if absent."""
+    import h5py
+
+    dset = hdf5_dataset(f, name, path, required=False)
+    if dset is None:
+        return None
+    if dset.ndim != 1 or not (dset.dtype.kind in "SU" or h5py.check_string_dtype(dset.dtype)):
+        raise DataError(f"{path}: {name} is not a list of strings ({dset.dtype}, shape {dset.shape})")
+    try:
+        return decode_names(dset[()])
+    except Exception as e:
+        raise DataError(f"{path}: cannot read {name} (corrupt file?): {one_line(e)}") from None
+
+
 def _particle_columns(f, path: Path, n_cols: int) -> list[str]:
     """Names of the particle columns; the published 17-names-for-16-columns quirk is accepted."""
-    if "particleFeatureNames" not in f:
+    stored = _names(f, "particleFeatureNames", path)
+    if stored is None:
         names = list(PARTICLE_FEATURES)
     else:
-        names = decode_names(f["particleFeatureNames"][()])
+        names = stored
         if len(names) == n_cols + 1:  # the published files list j1_pdgid without a column
             names = names[:n_cols]
     if len(names) != n_cols:
@@ -74,11 +103,11 @@ def _particle_columns(f, path: Path, n_cols: int) -> list[str]:
 
 def _label_columns(f, path: Path, n_cols: int) -> list[int]:
     """Indices of j_g, j_q, j_w, j_z, j_t in `jets`, by name when `jetFeatureNames` is present."""
-    if "jetFeatureNames" not in f:
+    names = _names(f, "jetFeatureNames", path)
+    if names is None:
         if n_cols != len(JET_FEATURES):
             raise DataError(f"{path}: {JETS} has {n_cols} columns, expected {len(JET_FEATURES)}")
         return list(range(n_cols))[LABEL_SLICE]
-    names = decode_names(f["jetFeatureNames"][()])
     if len(names) != n_cols:
         raise DataError(f"{path}: {JETS} has {n_cols} columns but jetFeatureNames has {len(names)}")
     missing = [c for c in LABEL_COLUMNS if c not in names]
@@ -87,25 +116,13 @@ def _label_columns(f, path: Path, n_cols: int) -> list[int]:
     return [names.index(c) for c in LABEL_COLUMNS]
 
 
-def _open(path: Path):
-    import h5py
-
-    if not starts_with(path, HDF5_MAGIC):
-        raise DataError(f"{path}: not an HDF5 file")
-    try:
-        return h5py.File(path, "r")
-    except OSError as e:
-        raise DataError(f"{path}: cannot open HDF5 file (truncated or corrupt?): {one_line(e)}") from None
-
-
 def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_size: int,
                collector: JetCollector) -> None:
     report = collector.file_report(path)
-    with _open(path) as f:
-        for name in (PARTICLES, JETS):
-            if name not in f:
-                raise DataError(f"{path}: no dataset {name!r} (not an hls4ml file)")
-        parts, jets = f[PARTICLES], f[JETS]
+    with open_hdf5(path) as f:
+        parts, jets = hdf5_dataset(f, PARTICLES, path), hdf5_dataset(f, JETS, path)
+        require_float(parts, PARTICLES, path, "particle kinematics")
+        require_numeric(jets, JETS, path)
         if parts.ndim != 3 or jets.ndim != 2 or len(parts) != len(jets):
             raise DataError(f"{path}: expected {PARTICLES} (N, n, 16) and {JETS} (N, 59), "
                             f"got {parts.shape} and {jets.shape}")
@@ -126,6 +143,7 @@ def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_siz
                 raise DataError(f"{path}: cannot read jets {start}..{stop} (truncated file?): {one_line(e)}") from None
             x = np.take(raw, columns, axis=2).astype(np.float32, copy=False)
             finite = np.isfinite(x).all(axis=(1, 2))
+            report.count_negative(x[finite, :, 0])
             mask = x[:, :, 0] > 0
             y, labelled = one_hot_labels(onehot)
             keep = report.screen(finite, labelled, mask.sum(axis=1))
@@ -134,11 +152,11 @@ def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_siz
             x *= mask[:, :, None]
             collector.add_fitted(x, mask, y, n_particles, report)
             start = stop
-    report.warn()
+    report.finish()
 
 
 def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, features=None,
-         chunk_size: int = CHUNK_SIZE, quiet: bool = False) -> ParticleData:
+         chunk_size: int = CHUNK_SIZE, quiet: bool = False, on_nonfinite: str = "raise") -> ParticleData:
     """Read hls4ml HDF5 files.
 
     Args:
@@ -149,6 +167,8 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
         features: None, "all", or extra column names (see the module docstring).
         chunk_size: jets per HDF5 read.
         quiet: no progress bar.
+        on_nonfinite: "raise" (default: `DataError` counting the jets with NaN/inf values) or
+            "drop" (skip them, counted warning).
     Returns:
         ParticleData: x (N, n, 3 + extras) float32, mask (N, n), y (N,) into ["g", "q", "W", "Z", "t"].
     """
@@ -156,7 +176,8 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
     extras = select_extras(features, EXTRA_FEATURES, FORMAT)
     total = 0
     for path in paths:
-        with _open(path) as f:
-            total += len(f[PARTICLES]) if PARTICLES in f else 0
+        with open_hdf5(path) as f:
+            parts = hdf5_dataset(f, PARTICLES, path, required=False)
+            total += len(parts) if parts is not None else 0
     return collect_files(FORMAT, paths, lambda path, collector: _read_file(path, extras, n_particles, chunk_size, collector),
-                         list(CLASS_NAMES), CORE_FEATURES + extras, max_jets, total, quiet)
+                         list(CLASS_NAMES), CORE_FEATURES + extras, max_jets, total, quiet, on_nonfinite)

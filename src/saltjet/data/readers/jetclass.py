@@ -12,10 +12,13 @@ Choices:
 - Jets are padded to `n_particles` (default 128); a jet with more particles keeps its
   highest-pT ones, in file order (counted warning).
 - The tree is read in steps of `chunk_size` entries.
+- Only plain numeric branches are read: part_px, part_py, part_deta, part_dphi must be jagged
+  floats, labels numbers or booleans; object or string branches are refused before reading.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +81,39 @@ def _open_tree(path: Path):
     return f, tree
 
 
+_FLOAT_TYPES = {"float", "double", "Float_t", "Double_t", "Double32_t", "Float16_t"}
+_INT_TYPES = {"bool", "Bool_t", "char", "short", "int", "long", "long long", "Char_t", "UChar_t", "Short_t",
+              "UShort_t", "Int_t", "UInt_t", "Long_t", "ULong_t", "Long64_t", "ULong64_t"} | {
+    f"{ns}{u}int{bits}_t" for ns in ("", "std::") for u in ("", "u") for bits in (8, 16, 32, 64)} | {
+    f"unsigned {t}" for t in ("char", "short", "int", "long", "long long")}
+_ELEMENT = re.compile(r"std::vector<\s*(.+?)\s*>|(.+?)\[\]|(.+)")
+
+
+def branch_kind(tree, name: str, path: Path) -> str:
+    """"f" (floats) or "i" (integers, booleans) for a flat or jagged numeric branch or field, from
+    its C++ type name; `DataError` for any other type (objects, strings), never deserialised."""
+    try:
+        typename = str(tree[name].typename).strip()
+    except Exception as e:
+        raise DataError(f"{path}: cannot read branch {name} (corrupt file?): {one_line(e)}") from None
+    element = next(g for g in _ELEMENT.fullmatch(typename).groups() if g is not None).strip()
+    if element in _FLOAT_TYPES:
+        return "f"
+    if element in _INT_TYPES:
+        return "i"
+    raise DataError(f"{path}: branch {name} has type {typename!r}, not plain numbers")
+
+
+def _check_branches(tree, extras: list[str], labels: list[str], path: Path) -> None:
+    """Kinematic branches must be floats, labels and extras numbers or booleans."""
+    for name in CORE_BRANCHES:
+        if branch_kind(tree, name, path) != "f":
+            raise DataError(f"{path}: branch {name} holds {tree[name].typename} values; kinematics must be "
+                            "floating-point numbers")
+    for name in extras + labels:
+        branch_kind(tree, name, path)
+
+
 def padded(array, width: int) -> np.ndarray:
     """A jagged awkward array (c, var) as a zero-padded numpy array (c, width) float64."""
     import awkward as ak
@@ -120,6 +156,7 @@ def _read_file(path: Path, extras, n_particles: int, chunk_size: int, collector:
         if class_branches is not None and labels != class_branches:
             raise DataError(f"{path}: label branches differ from the first file's "
                             f"({', '.join(labels)} vs {', '.join(class_branches)})")
+        _check_branches(tree, extras, labels, path)
         try:
             for arrays in tree.iterate(CORE_BRANCHES + extras + labels, step_size=chunk_size, library="ak"):
                 x, mask, finite, labelled, y = _read_chunk(arrays, labels, extras, path)
@@ -130,12 +167,12 @@ def _read_file(path: Path, extras, n_particles: int, chunk_size: int, collector:
             raise
         except Exception as e:
             raise DataError(f"{path}: cannot read {TREE!r} (truncated or wrong types?): {one_line(e)}") from None
-    report.warn()
+    report.finish()
     return labels
 
 
 def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, features=None,
-         chunk_size: int = CHUNK_SIZE, quiet: bool = False) -> ParticleData:
+         chunk_size: int = CHUNK_SIZE, quiet: bool = False, on_nonfinite: str = "raise") -> ParticleData:
     """Read JetClass ROOT files.
 
     Args:
@@ -145,6 +182,8 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
         features: None, "all" (every other part_* branch of the first file) or part_* names.
         chunk_size: tree entries per read.
         quiet: no progress bar.
+        on_nonfinite: "raise" (default: `DataError` counting the jets with NaN/inf values) or
+            "drop" (skip them, counted warning).
     Returns:
         ParticleData: x (N, n, 3 + extras) float32 (pT, Δη, Δφ, ...), mask (N, n), y (N,) into the
         class names of the label branches.
@@ -155,7 +194,7 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
         available = [k for k in tree.keys() if k.startswith("part_") and k not in CORE_BRANCHES]
     extras = select_extras(features, available, FORMAT)
     n = n_particles or DEFAULT_N_PARTICLES
-    collector = JetCollector(FORMAT, max_jets, None, quiet)
+    collector = JetCollector(FORMAT, max_jets, None, quiet, on_nonfinite)
     labels = None
     for path in paths:
         if collector.full:

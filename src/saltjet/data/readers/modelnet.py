@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from saltjet.data.particles import ParticleData
+from saltjet.data.readers.files import file_kind
 from saltjet.data.readers.screening import ReaderWarning
 from saltjet.errors import ConfigError, DataError
 
@@ -277,7 +278,8 @@ def find_meshes(paths: list[Path], split: str) -> tuple[list[MeshFile], list[str
         for name in names:
             for s in splits:
                 for f in sorted((path / name / s).glob("*.off")):
-                    found.append(MeshFile(f, name, f"{name}/{s}/{f.name}"))
+                    if file_kind(f) == "file":  # never open a named pipe or device
+                        found.append(MeshFile(f, name, f"{name}/{s}/{f.name}"))
     if not found:
         where = ", ".join(str(p) for p in paths)
         raise DataError(f"no .off meshes for split {split!r} in {where}")

@@ -1,9 +1,11 @@
-"""Per-file jet screening: drop unusable jets and report them with ONE counted warning per file.
+"""Per-file jet screening: unusable jets are refused or dropped, and every change is counted.
 
-A jet is dropped when any of its values is NaN/inf, when it has no valid label (none or several
-classes set), or when it has no real particle. Each dropped jet is counted once, under the first
-of those reasons. Jets with more particles than slots are kept, truncated to their highest-pT
-particles, and counted too (`FileReport.truncated`).
+A jet with a NaN/inf value is refused (`DataError` naming the count, at the end of the file) or,
+with `on_nonfinite="drop"`, dropped. A jet with no valid label (none or several classes set) or
+with no real particle is dropped. Each dropped jet is counted once, under the first of those
+reasons. Particles with a negative pT (or energy) become padding and are counted. Jets with more
+particles than slots are kept, truncated to their highest-pT particles, and counted
+(`FileReport.truncated`). Everything counted goes into ONE `ReaderWarning` per file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from saltjet.errors import ConfigError, DataError
+
+NONFINITE_POLICIES = ("raise", "drop")
 
 class ReaderWarning(UserWarning):
     """Jets skipped or truncated while reading a data file (one warning per file)."""
@@ -32,6 +37,9 @@ class FileReport:
     empty: int = 0
     truncated: int = 0
     n_slots: int = 0
+    negative: int = 0
+    negative_what: str = "pT"
+    on_nonfinite: str = "raise"
 
     def screen(self, finite: np.ndarray, labelled: np.ndarray, n_real: np.ndarray) -> np.ndarray:
         """Decide which jets of a chunk to keep and count the others.
@@ -53,6 +61,15 @@ class FileReport:
         self.n_kept += int(nonempty.sum())
         return nonempty
 
+    def count_negative(self, positive_column: np.ndarray) -> None:
+        """Count particles whose mask quantity (pT or E) is negative: they become padding.
+
+        Args:
+            positive_column: (c, m) the quantity whose sign decides real (> 0) vs padding (0).
+        """
+        with np.errstate(invalid="ignore"):
+            self.negative += int((positive_column < 0).sum())
+
     @property
     def skipped(self) -> int:
         return self.non_finite + self.bad_label + self.empty
@@ -64,15 +81,28 @@ class FileReport:
                  f"{self.empty} with no particles" if self.empty else ""]
         return ", ".join(p for p in parts if p)
 
-    def warn(self) -> None:
-        """Emit one `ReaderWarning` summarising this file, if anything was skipped or truncated."""
+    def finish(self) -> None:
+        """End of the file: `DataError` for NaN/inf jets under `on_nonfinite="raise"`, else one
+        `ReaderWarning` summarising what was skipped, turned into padding or truncated."""
+        if self.non_finite and self.on_nonfinite == "raise":
+            raise DataError(f"{self.fmt}: {self.path}: {self.non_finite} of {self.n_read} jets hold NaN/inf "
+                            "values; refusing them (on_nonfinite='drop' skips them with a count)")
         parts = []
+        if self.negative:
+            parts.append(f"treated {self.negative} particles with negative {self.negative_what} as padding")
         if self.skipped:
             parts.append(f"skipped {self.skipped} of {self.n_read} jets ({self.reasons()})")
         if self.truncated:
             parts.append(f"truncated {self.truncated} jets to their {self.n_slots} highest-pT particles")
         if parts:
             warnings.warn(f"{self.fmt}: {self.path}: {'; '.join(parts)}", ReaderWarning, stacklevel=3)
+
+
+def check_nonfinite_policy(on_nonfinite: str) -> str:
+    """`on_nonfinite` if it is "raise" or "drop", else `ConfigError`."""
+    if on_nonfinite not in NONFINITE_POLICIES:
+        raise ConfigError(f"on_nonfinite must be 'raise' or 'drop', got {on_nonfinite!r}")
+    return on_nonfinite
 
 
 def one_hot_labels(onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

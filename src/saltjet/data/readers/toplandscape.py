@@ -1,12 +1,14 @@
 """Top Tagging Landscape reader (train/val/test `.h5`: pandas HDF5, key "table").
 
 Columns: E_i, PX_i, PY_i, PZ_i for i = 0..199 (E = 0: empty slot), then truthE, truthPX,
-truthPY, truthPZ, ttv and the label is_signal_new (0 QCD, 1 top). Both pandas storage formats are
-read in chunks of rows (`HDFStore.select(start=, stop=)`): "fixed" (the published files) and
-"table".
+truthPY, truthPZ, ttv and the label is_signal_new (0 QCD, 1 top). The published files use
+pandas' "table" format; "fixed" is read too. Both are read with h5py only
+(`saltjet.data.readers.pandas_hdf5`), in chunks of rows: pandas itself is never called, because
+`pd.read_hdf` unpickles object columns and column metadata, which can run code from the file.
+Object, string and categorical columns are refused; the kinematic columns must be floats.
 
 Kinematics, vectorised over a chunk:
-- mask = real particle = E > 0;
+- mask = real particle = E > 0 (a negative E becomes padding, counted in the file's warning);
 - jet axis = the four-vector sum of the real constituents; its pT, pseudorapidity η and φ;
 - x = (pT, Δη = η − η_jet, Δφ = φ − φ_jet wrapped into [−π, π)); η is pseudorapidity, like the
   hls4ml set's j1_etarel. Extras: "energy", "px", "py", "pz" (GeV).
@@ -23,7 +25,8 @@ from saltjet.data.kinematics import pt_eta_phi, wrap_phi
 from saltjet.data.particles import ParticleData
 from saltjet.data.readers.collect import JetCollector, collect_files
 from saltjet.data.readers.features import CORE_FEATURES, select_extras
-from saltjet.data.readers.files import HDF5_MAGIC, one_line, require_file, starts_with
+from saltjet.data.readers.files import HDF5_MAGIC, open_hdf5, require_file, starts_with
+from saltjet.data.readers.pandas_hdf5 import open_frame, pandas_layout
 from saltjet.errors import DataError
 
 FORMAT = "toplandscape"
@@ -36,15 +39,14 @@ _PARTICLE_COLUMN = re.compile(r"^(E|PX|PY|PZ)_(\d+)$")
 
 
 def sniff(path) -> bool:
-    """True for an HDF5 file with a pandas object under /table (and no hls4ml datasets)."""
+    """True for an HDF5 file with a pandas DataFrame stored under /table (no links followed)."""
     if not starts_with(path, HDF5_MAGIC):
         return False
     try:
         import h5py
 
         with h5py.File(path, "r") as f:
-            group = f.get(KEY)
-            return isinstance(group, h5py.Group) and "pandas_type" in group.attrs
+            return pandas_layout(f, KEY) is not None
     except Exception:  # an unreadable file is simply not this format
         return False
 
@@ -80,36 +82,34 @@ def jet_features(e: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray):
     return np.where(mask, pt, 0.0), deta, dphi, mask
 
 
+def _columns(frame, path: Path) -> tuple[list[str], int]:
+    """The E_i, PX_i, PY_i, PZ_i column names (E first, then PX, PY, PZ) and M; kinematics must be
+    stored as floats."""
+    m = _n_slots(frame.columns, path)
+    names = [f"{k}_{i}" for k in ("E", "PX", "PY", "PZ") for i in range(m)]
+    bad = next((n for n in names if frame.dtype(n).kind != "f"), None)
+    if bad is not None:
+        raise DataError(f"{path}: column {bad} holds {frame.dtype(bad)} values; kinematics "
+                        "(E, PX, PY, PZ) must be floating-point numbers")
+    return names, m
+
+
 def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_size: int,
                collector: JetCollector) -> None:
-    import pandas as pd
-
     report = collector.file_report(path)
-    if not starts_with(path, HDF5_MAGIC):
-        raise DataError(f"{path}: not an HDF5 file")
-    try:
-        store = pd.HDFStore(path, mode="r")
-    except Exception as e:
-        raise DataError(f"{path}: cannot open HDF5 file (truncated or corrupt?): {one_line(e)}") from None
-    with store:
-        if "/" + KEY not in store.keys():
-            raise DataError(f"{path}: no pandas key {KEY!r} (not a Top Tagging Landscape file)")
-        storer = store.get_storer(KEY)
-        n = int(storer.nrows if storer.is_table else storer.shape[0])
-        start, cols = 0, None
+    report.negative_what = "E"
+    with open_hdf5(path) as f:
+        frame = open_frame(f, KEY, path)
+        names, m = _columns(frame, path)
+        report.n_slots = n_particles or m
+        n, start = frame.n_rows, 0
         while start < n and not collector.full:
             stop = min(n, start + min(chunk_size, collector.wanted or chunk_size))
-            try:
-                df = store.select(KEY, start=start, stop=stop)
-            except Exception as e:
-                raise DataError(f"{path}: cannot read rows {start}..{stop} (truncated file?): {one_line(e)}") from None
-            if cols is None:
-                m = _n_slots(df.columns, path)
-                cols = [[f"{k}_{i}" for i in range(m)] for k in ("E", "PX", "PY", "PZ")]
-                report.n_slots = n_particles or m
-            e, px, py, pz = (df[c].to_numpy(dtype=np.float64) for c in cols)
-            label = df[LABEL].to_numpy(dtype=np.float64)
-            finite = np.isfinite(e).all(1) & np.isfinite(px).all(1) & np.isfinite(py).all(1) & np.isfinite(pz).all(1)
+            values = frame.read(names + [LABEL], start, stop, path)  # (c, 4M + 1)
+            e, px, py, pz = (values[:, k * m:(k + 1) * m] for k in range(4))
+            label = values[:, -1]
+            finite = np.isfinite(values[:, :-1]).all(axis=1)
+            report.count_negative(e[finite])
             with np.errstate(invalid="ignore", over="ignore"):
                 pt, deta, dphi, mask = jet_features(e, px, py, pz)
             columns = [pt, deta, dphi] + [{"energy": e, "px": px, "py": py, "pz": pz}[k] for k in extras]
@@ -120,11 +120,11 @@ def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_siz
             x, mask, y = x[keep], mask[keep], label[keep].astype(np.int64)
             collector.add_fitted(x, mask, y, n_particles, report)
             start = stop
-    report.warn()
+    report.finish()
 
 
 def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, features=None,
-         chunk_size: int = CHUNK_SIZE, quiet: bool = False) -> ParticleData:
+         chunk_size: int = CHUNK_SIZE, quiet: bool = False, on_nonfinite: str = "raise") -> ParticleData:
     """Read Top Tagging Landscape files.
 
     Args:
@@ -135,10 +135,13 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
         features: None, "all", or extras among "energy", "px", "py", "pz".
         chunk_size: rows per read.
         quiet: no progress bar.
+        on_nonfinite: "raise" (default: `DataError` counting the jets with NaN/inf values) or
+            "drop" (skip them, counted warning).
     Returns:
         ParticleData: x (N, n, 3 + extras) float32, mask (N, n), y (N,) into ["QCD", "top"].
     """
     paths = [require_file(p, FORMAT) for p in paths]
     extras = select_extras(features, EXTRA_FEATURES, FORMAT)
     return collect_files(FORMAT, paths, lambda path, collector: _read_file(path, extras, n_particles, chunk_size, collector),
-                         list(CLASS_NAMES), CORE_FEATURES + extras, max_jets, quiet=quiet)
+                         list(CLASS_NAMES), CORE_FEATURES + extras, max_jets, quiet=quiet,
+                         on_nonfinite=on_nonfinite)
