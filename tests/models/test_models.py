@@ -55,6 +55,11 @@ def test_gradients_reach_every_parameter(name):
     model(x, mask).square().sum().backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None, pname
+        if ".conv.convs." in pname and pname.endswith(".bias"):
+            # the logit convolution's bias adds one number to all p logits of a row, and softmax is
+            # shift-invariant: its gradient is zero analytically (float rounding may leave ~1e-9)
+            assert p.grad.abs().max() < 1e-6, pname
+            continue
         assert p.grad.abs().sum() > 0, f"zero gradient for {pname}"
 
 

@@ -1,5 +1,9 @@
 """The three attention mechanisms compared in the paper, each masked so padded slots change nothing.
 
+Masking selects, never multiplies (`masked_fill`/`torch.where`): 0·NaN and 0·inf are NaN, so a
+multiplied mask would let a non-finite padded slot reach real particles. Options are checked once,
+by the model config dataclasses (`ModelConfig` and subclasses); these layers trust them.
+
 All take h: (B, n, d) and mask: (B, n) bool (True = real particle) and return (B, n, d).
 H heads of size dh = d / H.
 
@@ -18,8 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from saltjet.errors import ConfigError
 from saltjet.models.layers import EXCLUDED
+
+
+def zero_padded_rows(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """h (B, n, d) with padded slots set to 0 by selection; q, k, v of those slots are then 0 too
+    (the fused Q/K/V projection has no bias)."""
+    return h.masked_fill(~mask.unsqueeze(-1), 0.0)
 
 
 class _MultiHead(nn.Module):
@@ -27,8 +36,6 @@ class _MultiHead(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, dropout: float):
         super().__init__()
-        if d_model % n_heads:
-            raise ConfigError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
         self.n_heads = n_heads
         self.d_head = d_model // n_heads
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
@@ -62,10 +69,6 @@ class LogitConv(nn.Module):
 
     def __init__(self, partitions: int, heights: tuple[int, ...], mode: str, n_heads: int):
         super().__init__()
-        if not heights or any(k < 1 or k % 2 == 0 for k in heights):
-            raise ConfigError(f"conv kernel heights must be odd and positive, got {list(heights)}")
-        if mode not in ("shared", "depthwise"):
-            raise ConfigError(f"unknown conv mode {mode!r}; choose shared, depthwise or none")
         self.channels = 1 if mode == "shared" else n_heads
         self.partitions = partitions
         self.h_max = max(heights)
@@ -168,8 +171,6 @@ class PartitionedAttention(_MultiHead):
         dropout: float = 0.0,
     ):
         super().__init__(d_model, n_heads, dropout)
-        if not 1 <= partitions <= n_particles:
-            raise ConfigError(f"partitions must be in 1..n_particles={n_particles}, got {partitions}")
         self.partitions = partitions
         self.block = math.ceil(n_particles / partitions)
         self.n_particles = n_particles
@@ -182,7 +183,7 @@ class PartitionedAttention(_MultiHead):
     def collapse(self, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """k, v: (B, H, n, dh), mask (B, n) -> K̃, Ṽ (B, H, p, dh), padded slots excluded."""
         b, h, n, dh = k.shape
-        kv = torch.stack([k, v]) * mask[None, :, None, :, None].to(k.dtype)
+        kv = torch.stack([k, v]).masked_fill(~mask[None, :, None, :, None], 0.0)
         kv = F.pad(kv, (0, 0, 0, self.pad)).view(2, b, h, self.partitions, self.block, dh)
         weights = torch.stack([self.key_collapse, self.value_collapse])
         collapsed = torch.einsum("sbhpld,shpl->sbhpd", kv, weights)
@@ -211,9 +212,9 @@ class PartitionedAttention(_MultiHead):
         b, n, d = h.shape
         heads, parts = self.n_heads, self.partitions
         # (B, d, n): particles last, so the convolution over n and the softmax over p run on
-        # contiguous rows. Zero columns = zero q, k, v (the projection has no bias): masking.
-        # (in-place ops below act on fresh tensors whose producers' backward does not need them)
-        hm = h.transpose(1, 2).clone(memory_format=torch.contiguous_format).mul_(mask.unsqueeze(1))
+        # contiguous rows. Zero columns = zero q, k, v (the projection has no bias): masking, by
+        # selection (whatever a padded column held). The in-place fill acts on a fresh copy.
+        hm = h.transpose(1, 2).clone(memory_format=torch.contiguous_format).masked_fill_(~mask.unsqueeze(1), 0.0)
         w_q, w_k, w_v = self.qkv.weight.view(3, heads, self.d_head, d).unbind(0)
         # Collapse before projecting (both linear): one GEMM of hm with the block-sparse (n, 2·H·p)
         # matrix of collapse weights, then the tiny per-jet K/V projections.
@@ -256,30 +257,29 @@ class LinformerAttention(_MultiHead):
 
     def __init__(self, d_model: int, n_heads: int, n_particles: int, proj_dim: int, dropout: float = 0.0):
         super().__init__(d_model, n_heads, dropout)
-        if proj_dim < 1:
-            raise ConfigError(f"proj_dim must be positive, got {proj_dim}")
         std = 1.0 / math.sqrt(n_particles)
         self.key_proj = nn.Parameter(torch.randn(n_heads, n_particles, proj_dim) * std)
         self.value_proj = nn.Parameter(torch.randn(n_heads, n_particles, proj_dim) * std)
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        q, k, v = self.split_qkv(h)
-        m = mask[:, None, :, None].to(k.dtype)
-        k_tilde = torch.einsum("bhnd,hnk->bhkd", k * m, self.key_proj)
-        v_tilde = torch.einsum("bhnd,hnk->bhkd", v * m, self.value_proj)
+        q, k, v = self.split_qkv(zero_padded_rows(h, mask))  # zero keys/values at padded slots
+        k_tilde = torch.einsum("bhnd,hnk->bhkd", k, self.key_proj)
+        v_tilde = torch.einsum("bhnd,hnk->bhkd", v, self.value_proj)
         attn = torch.softmax((q @ k_tilde.transpose(-1, -2)) * (self.d_head**-0.5), dim=-1)
         return self.merge_heads(self.attn_drop(attn) @ v_tilde)
 
 
 class FullAttention(_MultiHead):
-    """Full softmax attention with PyTorch's fused `scaled_dot_product_attention`; padded keys masked."""
+    """Full softmax attention with PyTorch's fused `scaled_dot_product_attention`; padded keys masked.
+    Padded rows are zeroed first: SDPA adds its -inf mask to the logits and multiplies a zero
+    weight by the value, and both give NaN for a NaN key or value."""
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
         super().__init__(d_model, n_heads, dropout)
         self.dropout = dropout
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        q, k, v = self.split_qkv(h)
+        q, k, v = self.split_qkv(zero_padded_rows(h, mask))
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask[:, None, None, :], dropout_p=self.dropout if self.training else 0.0
         )

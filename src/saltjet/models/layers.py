@@ -8,13 +8,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from saltjet.errors import ConfigError, InputError
+from saltjet.errors import InputError
 
 
-# Excluded logits and pooled slots get -inf: exact zero weight in softmax, never the max. A row is
-# never all-excluded because `check_inputs` rejects jets without particles (a traced or exported
-# graph, which skips that check, returns NaN for such a jet).
+# Excluded logits and pooled slots get -inf (by selection, `masked_fill`): exact zero weight in
+# softmax, never the max. A row is all-excluded only for a jet without particles, which
+# `check_inputs` rejects; a traced or exported graph returns a NaN row for it (`no_jet_nan`).
 EXCLUDED = float("-inf")
+
+NORMS = ("dyt", "layernorm")
+POOLINGS = ("max", "mean")
 
 
 def is_tracing() -> bool:
@@ -35,24 +38,59 @@ def is_tracing() -> bool:
     return probe() if probe is not None else bool(getattr(fx_trace, "_is_fx_tracing_flag", False))
 
 
-def check_inputs(x: torch.Tensor, mask: torch.Tensor, n_features: int, n_particles: int | None) -> None:
-    """Raise `InputError` for inputs the model cannot answer meaningfully.
+def check_inputs(x, mask, n_features: int, n_particles: int | None,
+                 dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs as the model needs them, or `InputError` for inputs it cannot answer meaningfully.
 
     Args:
-        x: (B, n, F) float features.
-        mask: (B, n) bool, True = real particle.
+        x: (B, n, F) features, a tensor or numpy array of any floating type; cast to `dtype`.
+        mask: (B, n) bool, True = real particle (tensor or numpy array).
         n_features: F the model was built for.
         n_particles: n the model was built for, or None when any n works.
+        dtype: the model's floating dtype.
+    Returns:
+        (x as `dtype`, mask) tensors. Values in padded slots are not looked at.
     """
+    x = _as_tensor(x, "x")
+    mask = _as_tensor(mask, "mask")
+    if not (x.is_floating_point() and x.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64)):
+        raise InputError(f"x must hold floating-point features, got {x.dtype}")
     if x.dim() != 3 or x.shape[-1] != n_features:
         raise InputError(f"x must be (B, n, {n_features}), got {tuple(x.shape)}")
     if n_particles is not None and x.shape[1] != n_particles:
         raise InputError(f"this model takes n={n_particles} particle slots, got x with n={x.shape[1]}")
     if mask.shape != x.shape[:2] or mask.dtype != torch.bool:
         raise InputError(f"mask must be bool (B, n) = {tuple(x.shape[:2])}, got {mask.dtype} {tuple(mask.shape)}")
+    x = x.to(dtype)
     empty = ~mask.any(dim=1)
-    if bool(empty.any()):
-        raise InputError(f"{int(empty.sum())} of {len(mask)} jets have no real particles; drop them first")
+    bad = (~torch.isfinite(x).all(dim=-1) & mask).any(dim=1)  # after the cast: 1e300 is inf in float32
+    n_empty, n_bad = torch.stack([empty.sum(), bad.sum()]).tolist()  # one device sync
+    if n_empty:
+        raise InputError(f"{n_empty} of {len(mask)} jets have no real particles; drop them first")
+    if n_bad:
+        raise InputError(f"{n_bad} of {len(mask)} jets have NaN or inf features in real particles (mask True)")
+    return x, mask
+
+
+def _as_tensor(value, name: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise InputError(f"{name} must be a tensor or numpy array, got {type(value).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+
+
+def no_jet_nan(logits: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """logits (B, out) with the rows of jets that have no answer set to NaN, by selection.
+
+    No answer: no real particle (mask all False), or NaN/inf in a feature of a real particle.
+    Eager PyTorch refuses such jets (`check_inputs`); a traced or exported graph cannot raise, so
+    it returns this defined NaN row, and the other jets of the batch are untouched.
+    """
+    finite = torch.isfinite(x).all(dim=-1) | ~mask  # (B, n): padded slots may hold anything
+    answerable = mask.any(dim=1) & finite.all(dim=1)
+    return logits.masked_fill(~answerable.unsqueeze(-1), float("nan"))
 
 
 class InputScaler(nn.Module):
@@ -90,12 +128,8 @@ class DyT(nn.Module):
 
 
 def make_norm(kind: str, d_model: int) -> nn.Module:
-    """"dyt" (2 parameters) or "layernorm" (2·d parameters)."""
-    if kind == "dyt":
-        return DyT()
-    if kind == "layernorm":
-        return nn.LayerNorm(d_model)
-    raise ConfigError(f"unknown norm {kind!r}; choose dyt or layernorm")
+    """"dyt" (2 parameters) or "layernorm" (2·d parameters); `ModelConfig` checked `kind`."""
+    return DyT() if kind == "dyt" else nn.LayerNorm(d_model)
 
 
 class FeedForward(nn.Module):
@@ -132,20 +166,18 @@ class EncoderBlock(nn.Module):
 
 
 def masked_pool(h: torch.Tensor, mask: torch.Tensor, kind: str) -> torch.Tensor:
-    """Pool particles into one jet vector, ignoring padded slots.
+    """Pool particles into one jet vector, ignoring padded slots (selected away, whatever they hold).
 
     Args:
-        h: (B, n, d); mask: (B, n) bool; kind: "max" or "mean".
+        h: (B, n, d); mask: (B, n) bool; kind: "max" or "mean" (checked by `ModelConfig`).
     Returns:
         (B, d)
     """
     m = mask.unsqueeze(-1)
     if kind == "max":
         return h.masked_fill(~m, EXCLUDED).amax(dim=1)
-    if kind == "mean":
-        total = (h * m.to(h.dtype)).sum(dim=1)
-        return total / m.sum(dim=1).clamp(min=1).to(h.dtype)
-    raise ConfigError(f"unknown pooling {kind!r}; choose max or mean")
+    total = h.masked_fill(~m, 0.0).sum(dim=1)
+    return total / m.sum(dim=1).clamp(min=1).to(h.dtype)
 
 
 class ClassifierHead(nn.Module):

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from saltjet.errors import ConfigError
 from saltjet.models.attention import LinformerAttention
 from saltjet.models.registry import register_model
-from saltjet.models.tagger import JetTagger, ModelConfig
+from saltjet.models.tagger import JetTagger, ModelConfig, whole_number
 
 
 @dataclass
@@ -21,8 +20,7 @@ class LinformerConfig(ModelConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.proj_dim < 1:
-            raise ConfigError(f"proj_dim must be positive, got {self.proj_dim}")
+        self.proj_dim = whole_number(self.proj_dim, "proj_dim")
 
 
 @register_model("linformer", LinformerConfig)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from saltjet.errors import ConfigError
 from saltjet.models.attention import PartitionedAttention
 from saltjet.models.registry import register_model
-from saltjet.models.tagger import JetTagger, ModelConfig
+from saltjet.models.tagger import JetTagger, ModelConfig, choice, whole_number
 
 CONV_MODES = ("shared", "depthwise", "none")
 
@@ -26,12 +26,14 @@ class SALTConfig(ModelConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        self.conv_heights = tuple(int(k) for k in self.conv_heights)
-        if self.conv_mode not in CONV_MODES:
-            raise ConfigError(f"unknown conv_mode {self.conv_mode!r}; choose from {', '.join(CONV_MODES)}")
-        if not 1 <= self.partitions <= self.n_particles:
+        self.partitions = whole_number(self.partitions, "partitions")
+        if self.partitions > self.n_particles:
             raise ConfigError(f"partitions must be in 1..n_particles={self.n_particles}, got {self.partitions}")
-        if self.conv_mode != "none" and (not self.conv_heights or any(k < 1 or k % 2 == 0 for k in self.conv_heights)):
+        self.conv_mode = choice(self.conv_mode, CONV_MODES, "conv_mode")
+        if not isinstance(self.conv_heights, (list, tuple)):
+            raise ConfigError(f"conv_heights must be a list of odd whole numbers, got {self.conv_heights!r}")
+        self.conv_heights = tuple(whole_number(k, "conv_heights entries") for k in self.conv_heights)
+        if self.conv_mode != "none" and (not self.conv_heights or any(k % 2 == 0 for k in self.conv_heights)):
             raise ConfigError(f"conv_heights must be odd and positive, got {list(self.conv_heights)}")
 
 

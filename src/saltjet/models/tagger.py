@@ -10,18 +10,48 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from saltjet.errors import ConfigError
-from saltjet.models.layers import ClassifierHead, EncoderBlock, InputScaler, check_inputs, is_tracing, masked_pool
+from saltjet.models.layers import (
+    NORMS,
+    POOLINGS,
+    ClassifierHead,
+    EncoderBlock,
+    InputScaler,
+    check_inputs,
+    is_tracing,
+    masked_pool,
+    no_jet_nan,
+)
+
+
+def whole_number(value, name: str, low: int = 1) -> int:
+    """`value` as an int if it is an integer (Python or numpy, not bool) ≥ `low`, else `ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ConfigError(f"{name} must be a whole number ≥ {low}, got {value!r}")
+    return int(value)
+
+
+def choice(value, choices: tuple[str, ...], name: str) -> str:
+    """`value` if it is one of `choices`, else `ConfigError` naming them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"unknown {name} {value!r}; choose from {', '.join(choices)}")
+    return value
 
 
 @dataclass
 class ModelConfig:
-    """Options every tagger has. Defaults are the SAL-T paper's hls4ml configuration."""
+    """Options every tagger has. Defaults are the SAL-T paper's hls4ml configuration.
+
+    This dataclass (and each model's subclass) is the one place model options are checked: types
+    and ranges, once, with a one-line `ConfigError`; the layers trust what it built. Whole-number
+    options must be Python or numpy integers (150.5, "16" and True are refused, not rounded).
+    """
 
     n_particles: int = 150
     n_features: int = 3
@@ -36,18 +66,16 @@ class ModelConfig:
 
     def __post_init__(self):
         for name in ("n_particles", "n_features", "d_model", "n_heads", "d_ff", "n_layers"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if self.n_classes < 2:
-            raise ConfigError(f"n_classes must be at least 2, got {self.n_classes}")
+            setattr(self, name, whole_number(getattr(self, name), name))
+        self.n_classes = whole_number(self.n_classes, "n_classes", low=2)
         if self.d_model % self.n_heads:
             raise ConfigError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
-        if self.norm not in ("dyt", "layernorm"):
-            raise ConfigError(f"unknown norm {self.norm!r}; choose dyt or layernorm")
-        if self.pooling not in ("max", "mean"):
-            raise ConfigError(f"unknown pooling {self.pooling!r}; choose max or mean")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        self.norm = choice(self.norm, NORMS, "norm")
+        self.pooling = choice(self.pooling, POOLINGS, "pooling")
+        if (isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real)
+                or not 0.0 <= self.dropout < 1.0):  # NaN fails the comparison too
+            raise ConfigError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        self.dropout = float(self.dropout)
 
     def to_dict(self) -> dict:
         """Plain dict (tuples as lists) for YAML/JSON."""
@@ -80,7 +108,12 @@ class JetTagger(nn.Module):
         raise NotImplementedError
 
     def encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x: (B, n, F), mask: (B, n) -> per-particle embeddings (B, n, d) after the last block."""
+        """x: (B, n, F), mask: (B, n) -> per-particle embeddings (B, n, d) after the last block.
+
+        The first step zeroes padded slots by selection (not by multiplying: 0·NaN is NaN), so any
+        value there, NaN and ±inf included, gives exactly the logits that zeros give.
+        """
+        x = x.masked_fill(~mask.unsqueeze(-1), 0.0)
         h = self.embed(self.scaler(x))
         for block in self.blocks:
             h = block(h, mask)
@@ -89,18 +122,29 @@ class JetTagger(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x: (B, n, F) physical features, mask: (B, n) bool -> logits (B, out).
 
+        x may be a tensor or a numpy array of any floating type; it is cast to the model's dtype
+        (float32 unless the model was converted), so float64 numpy data work as they are. Jets
+        without a real particle, and jets with NaN or inf in a real particle, raise `InputError`
+        (a traced or exported graph cannot raise: it returns a NaN row for them, see `classify`).
+
         Without gradients on the CPU, a large batch runs in blocks of about `inference_block_slots`
         particle slots (B·n), so that the (block, n, d) activations stay in cache. Jets are
         independent, so the logits are the same as in one pass. `benchmarks/bench_models.py` gave
         SAL-T at n=1024, batch 1024 about 2x faster this way; on GPUs the whole batch runs at once.
         """
         if not is_tracing():
-            check_inputs(x, mask, self.config.n_features, self.config.n_particles if self.position_dependent else None)
+            x, mask = check_inputs(x, mask, self.config.n_features,
+                                   self.config.n_particles if self.position_dependent else None, self.scaler.center.dtype)
             block = max(1, self.inference_block_slots // x.shape[1])
             if x.shape[0] > block and x.device.type == "cpu" and not torch.is_grad_enabled():
                 return torch.cat([self.classify(x[i : i + block], mask[i : i + block]) for i in range(0, len(x), block)])
         return self.classify(x, mask)
 
     def classify(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """One pass over the whole batch, without input checks. x: (B, n, F), mask: (B, n) -> (B, out)."""
-        return self.head(masked_pool(self.encode(x, mask), mask, self.config.pooling))
+        """One pass over the whole batch, without input checks. x: (B, n, F), mask: (B, n) -> (B, out).
+
+        A jet with no real particle, or with NaN/inf in a real particle, has no answer: its row is
+        all NaN (exactly, by selection), whatever the other jets of the batch hold.
+        """
+        logits = self.head(masked_pool(self.encode(x, mask), mask, self.config.pooling))
+        return no_jet_nan(logits, x, mask)
