@@ -186,6 +186,20 @@ def test_toplandscape_external_link_is_refused(tmp_path):
         load(tmp_path / "link.h5", format="toplandscape")
 
 
+def test_declared_shape_far_beyond_the_stored_bytes_is_refused_at_once(tmp_path):
+    """A corrupt or crafted shape must not make a reader loop over billions of unstored rows."""
+    path = tmp_path / "jetImage_0_150p_0_10000.h5"
+    write_hls4ml(path, n_jets=4)
+    with h5py.File(path, "r+") as f:
+        del f["jetConstituentList"], f["jets"]
+        f.create_dataset("jetConstituentList", shape=(10**8, 150, 16), chunks=(1, 150, 16), dtype=np.float32)
+        f.create_dataset("jets", shape=(10**8, 59), chunks=(1, 59), dtype=np.float32)
+    started = time.monotonic()
+    with pytest.raises(DataError, match="declares shape .* but stores only"):
+        load(path, format="hls4ml")
+    assert time.monotonic() - started < 5
+
+
 # ----------------------------------------------------------------------------------------------
 # Non-regular files: refused at once, never opened
 

@@ -18,6 +18,11 @@ from saltjet.errors import DataError
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ROOT_MAGIC = b"root"
 ZIP_MAGIC = b"PK\x03\x04"
+# A dataset may declare at most MAX_EXPANSION times the bytes it stores (deflate tops out near
+# 1,032:1), with MIN_STORED_BYTES of slack: a corrupt shape must not make a reader loop over
+# billions of unstored rows.
+MAX_EXPANSION = 1100
+MIN_STORED_BYTES = 1 << 16
 
 
 def file_kind(path) -> str:
@@ -140,14 +145,20 @@ def hdf5_dataset(f, name: str, path: Path, required: bool = True, objects_ok: bo
         raise DataError(f"{path}: {name!r} is not a dataset")
     try:
         outside = obj.is_virtual or bool(obj.external)
-    except Exception as e:
+        dtype, size = obj.dtype, obj.size
+        stored = obj.id.get_storage_size()
+    except Exception as e:  # e.g. a corrupt type description
         raise DataError(f"{path}: cannot read dataset {name!r} (corrupt file?): {one_line(e)}") from None
     if outside:
         raise DataError(f"{path}: dataset {name!r} keeps its values outside this file "
                         "(virtual or external storage); refusing to read it")
-    if obj.dtype.kind == "O" and not objects_ok and not h5py.check_string_dtype(obj.dtype):
+    if dtype.kind == "O" and not objects_ok and not h5py.check_string_dtype(dtype):
         raise DataError(f"{path}: dataset {name!r} holds references or variable-length objects "
-                        f"({obj.dtype}), not numbers")
+                        f"({dtype}), not numbers")
+    declared = float(size) * dtype.itemsize
+    if declared > MAX_EXPANSION * max(stored, MIN_STORED_BYTES):
+        raise DataError(f"{path}: dataset {name!r} declares shape {obj.shape} ({declared:.3g} bytes) but stores "
+                        f"only {stored} bytes (corrupt file?)")
     return obj
 
 
