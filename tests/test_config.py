@@ -51,7 +51,7 @@ def test_round_trip_through_dict_and_yaml():
     ({"train": {"epochs": "many"}}, "train.epochs must be a whole number"),
     ({"train": {"epochs": 2.5}}, "whole number"),
     ({"train": {"epochs": 0}}, "epochs must be a positive"),
-    ({"train": {"lr": -1}}, "lr must be positive"),
+    ({"train": {"lr": -1}}, "train.lr must be a finite number in (0, 1]"),
     ({"train": {"lr_schedule": "linear"}}, "lr_schedule must be one of"),
     ({"train": {"device": "tpu"}}, "device must be one of"),
     ({"train": {"amp": "maybe"}}, "true or false"),

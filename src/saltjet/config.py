@@ -18,6 +18,7 @@ Precedence: dataclass defaults < `--config FILE` < command-line options (`merge_
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ LR_SCHEDULES = ("none", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda")
 AMP_DTYPES = ("bf16", "fp16")
 FORMATS_AUTO = "auto"
+MAX_LR = 1.0  # Adam steps of this size already wipe out any learned weights
+MAX_SEED = 2**63 - 1
 
 
 @dataclass
@@ -78,6 +81,9 @@ class DataConfig:
         if self.val_fraction + self.test_fraction >= 1.0:
             raise ConfigError("data.val_fraction + data.test_fraction must leave jets for training")
         _check_positive(self, "n_particles")
+        _check_seed(self.seed, "data.seed")
+        if not math.isfinite(self.val_fraction):
+            raise ConfigError(f"data.val_fraction must be a finite number, got {self.val_fraction}")
         if self.max_jets is not None:
             _check_positive(self, "max_jets")
         if self.features is not None:
@@ -142,10 +148,12 @@ class TrainConfig:
             _check_positive(self, "num_threads")
         if self.patience < 0:
             raise ConfigError(f"train.patience must be ≥ 0, got {self.patience}")
-        if not self.lr > 0:
-            raise ConfigError(f"train.lr must be positive, got {self.lr}")
-        if self.weight_decay < 0 or self.min_delta < 0 or not self.lr_gamma > 0:
-            raise ConfigError("train.weight_decay and train.min_delta must be ≥ 0 and train.lr_gamma > 0")
+        _check_seed(self.seed, "train.seed")
+        # finite and in range: a NaN or inf here trains garbage (or crashes inside torch) later
+        _check_number(self.lr, "train.lr", 0.0, MAX_LR, low_open=True)
+        _check_number(self.weight_decay, "train.weight_decay", 0.0, MAX_LR)
+        _check_number(self.min_delta, "train.min_delta", 0.0, math.inf)
+        _check_number(self.lr_gamma, "train.lr_gamma", 0.0, MAX_LR, low_open=True)
         _check_choice(self.lr_schedule, LR_SCHEDULES, "train.lr_schedule")
         _check_choice(self.device, DEVICES, "train.device")
         _check_choice(self.amp_dtype, AMP_DTYPES, "train.amp_dtype")
@@ -213,7 +221,16 @@ class RunConfig:
         """Check model name and options against the registry (ConfigError if wrong)."""
         from saltjet.models import model_config
 
-        model_config(self.model, **self.model_options)
+        try:
+            model_config(self.model, **self.model_options)
+        except (TypeError, ValueError) as e:  # a model config that does not check its own types
+            if isinstance(e, ConfigError):
+                raise
+            culprit = next((k for k, v in self.model_options.items() if not _model_option_ok(self.model, k, v)), None)
+            what = f"model.{culprit} = {self.model_options[culprit]!r}" if culprit else f"model option for {self.model!r}"
+            raise ConfigError(f"bad {what}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -351,6 +368,29 @@ def _check_positive(obj, name: str) -> None:
     value = getattr(obj, name)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+
+
+def _model_option_ok(model: str, key: str, value) -> bool:
+    from saltjet.models import model_config
+
+    try:
+        model_config(model, **{key: value})
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_number(value: float, name: str, low: float, high: float, low_open: bool = False) -> None:
+    """A finite float in [low, high] ((low, high] with `low_open`), else a one-line ConfigError."""
+    span = f"{'(' if low_open else '['}{low:g}, {high:g}]" if math.isfinite(high) else f"{'>' if low_open else '≥'} {low:g}"
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value < low or (low_open and value == low) or value > high):
+        raise ConfigError(f"{name} must be a finite number {'in ' if math.isfinite(high) else ''}{span}, got {value!r}")
+
+
+def _check_seed(value: int, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"{name} must be a whole number in [0, 2^63 - 1], got {value!r}")
 
 
 def _check_choice(value: str, choices: tuple[str, ...], name: str) -> None:

@@ -18,3 +18,7 @@ class InputError(SaltjetError, ValueError):
 
 class DataError(SaltjetError):
     """A data file that is missing, unreadable or not in the layout it claims to be."""
+
+
+class TrainingError(SaltjetError):
+    """Training that cannot give a usable model: a non-finite loss, no epoch that improved."""

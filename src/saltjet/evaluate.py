@@ -20,7 +20,7 @@ import torch
 
 from saltjet.errors import DataError
 from saltjet.metrics import DEFAULT_MULTIPLICITY_EDGES, evaluate_predictions
-from saltjet.run import WEIGHTS_FILE, atomic_write_bytes, load_run
+from saltjet.run import STATE_FILE, SUMMARY_FILE, WEIGHTS_FILE, atomic_write_bytes, load_run, make_dir
 
 DEFAULT_BATCH_SIZE = 1024
 
@@ -97,11 +97,31 @@ def evaluate_run(run_dir: str | Path, data_path, format: str = "auto", max_jets:
 
     dev = _device(device)
     model, info = load_run(run_dir, weights_file=weights_file, device=dev)
+    finished = run_finished(run_dir)
+    if not finished:
+        warnings.warn(f"{run_dir} is an unfinished run (no {SUMMARY_FILE}: stopped with --stop-after, interrupted "
+                      f"or still training); evaluating its {weights_file} as it is now")
     data = load(data_path, format=format, max_jets=max_jets, features=_extra_features(info.feature_names),
                 quiet=quiet)
     report, predictions = evaluate_model(model, info, data, batch_size, dev, multiplicity_edges, quiet)
-    report = {"run": str(run_dir), "model": info.model, "data": _describe(data_path), **report}
+    report = {"run": str(run_dir), "model": info.model, "data": _describe(data_path), "run_finished": finished, **report}
     return report, predictions
+
+
+def run_finished(run_dir: str | Path) -> bool:
+    """False for a training run that has not finished: it has training state but no summary.json with
+    finished = true. A folder written by `saltjet.run.save_model` alone (no training state) counts as
+    finished."""
+    import json
+
+    if not (Path(run_dir) / STATE_FILE).is_file():
+        return True
+    path = Path(run_dir) / SUMMARY_FILE
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("finished") is True
 
 
 def evaluate_model(model: torch.nn.Module, info, data, batch_size: int = DEFAULT_BATCH_SIZE,
@@ -144,7 +164,7 @@ def _describe(data_path) -> str | list[str]:
 def save_predictions(path: str | Path, predictions: dict) -> Path:
     """Write predictions to an .npz (atomically): probs, labels, multiplicity, class_names (str array)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     buf = io.BytesIO()
     arrays = {"probs": np.asarray(predictions["probs"]), "labels": np.asarray(predictions["labels"]),
               "class_names": np.asarray([str(c) for c in predictions["class_names"]])}

@@ -122,8 +122,10 @@ def accuracy_in_bins(
 ) -> list[dict]:
     """Accuracy of jets grouped by `values` (e.g. constituent multiplicity).
 
-    Bins are [lo, hi) except the last, [lo, hi] (numpy.histogram's rule); jets outside every bin are
-    left out. Returns one {lo, hi, n, accuracy} per bin, accuracy None for an empty bin.
+    Bins are [lo, hi) except the last, [lo, hi] (numpy.histogram's rule). Jets above the last edge
+    get an overflow bin {lo: last edge, hi: their largest value, n, accuracy, overflow: True}, added
+    only when there are such jets (so no jet is silently dropped); jets below the first edge are left
+    out. Returns one {lo, hi, n, accuracy} per bin, accuracy None for an empty bin.
     """
     p = as_class_probs(probs)
     y = _check_labels(labels, len(p), p.shape[1])
@@ -139,6 +141,10 @@ def accuracy_in_bins(
     out = []
     for lo, hi, k, kc in zip(edges[:-1], edges[1:], n, n_correct):
         out.append({"lo": _number(lo), "hi": _number(hi), "n": int(k), "accuracy": float(kc / k) if k else None})
+    above = values > edges[-1]
+    if above.any():
+        out.append({"lo": _number(edges[-1]), "hi": _number(values[above].max()), "n": int(above.sum()),
+                    "accuracy": float(correct[above].mean()), "overflow": True})
     return out
 
 

@@ -11,7 +11,10 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,36 +57,91 @@ class RunInfo:
     def from_dict(cls, d: dict) -> "RunInfo":
         d = dict(d)
         try:
-            return cls(model=d.pop("model"), model_config=d.pop("model_config"), class_names=d.pop("class_names"),
+            info = cls(model=d.pop("model"), model_config=d.pop("model_config"), class_names=d.pop("class_names"),
                        sort_by=d.pop("sort_by", "kt"), feature_names=d.pop("feature_names", ["pt", "eta_rel", "phi_rel"]),
                        extra=d)
         except KeyError as e:
             raise DataError(f"{CONFIG_FILE} lacks the key {e.args[0]!r}") from None
+        info._check_types()
+        return info
+
+    def _check_types(self) -> None:
+        """One-line DataError for a config.yaml whose keys have the wrong type (an edited file)."""
+        def names(v):
+            return isinstance(v, list) and all(isinstance(s, str) for s in v)
+
+        for key, ok, want in (("model", isinstance(self.model, str), "a model name"),
+                              ("model_config", isinstance(self.model_config, dict)
+                               and all(isinstance(k, str) for k in self.model_config), "a mapping of model options"),
+                              ("class_names", names(self.class_names) and len(self.class_names) >= 2,
+                               "a list of at least two class names"),
+                              ("sort_by", isinstance(self.sort_by, str), "a sort key name"),
+                              ("feature_names", names(self.feature_names) and len(self.feature_names) >= 1,
+                               "a list of feature names")):
+            if not ok:
+                raise DataError(f"{CONFIG_FILE}: {key} must be {want}, got {getattr(self, key)!r}")
+
+
+@contextmanager
+def _writing(path: Path, tmp: Path):
+    """Turn a failed write (full disk, read-only folder, safetensors' own errors) into one DataError line,
+    leaving no temporary file behind."""
+    try:
+        yield
+    except SaltjetError:
+        raise
+    except Exception as e:  # OSError, safetensors' SafetensorError, ...
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else (str(e).splitlines()[0] if str(e) else type(e).__name__)
+        raise DataError(f"cannot write {path}: {reason}") from None
+
+
+def make_dir(path: str | Path) -> Path:
+    """Create a folder (and its parents) for output; DataError with one line when that is impossible."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"cannot create the folder {path}: {e.strerror or e}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write into the folder {path}: permission denied")
+    return path
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write then rename, so a crash never leaves a half-written file behind."""
+    path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with _writing(path, tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
     """State dict (parameters and buffers) to safetensors, atomically."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp))
-    os.replace(tmp, path)
+    with _writing(path, tmp):
+        save_file(state, str(tmp))
+        os.replace(tmp, path)
+
+
+def save_info(run_dir: str | Path, info: RunInfo) -> Path:
+    """Write RUN_DIR/config.yaml alone (created if needed): what the run holds, before it has weights."""
+    run_dir = make_dir(run_dir)
+    atomic_write_bytes(run_dir / CONFIG_FILE, yaml.safe_dump(info.to_dict(), sort_keys=False).encode())
+    return run_dir
 
 
 def save_model(run_dir: str | Path, model: torch.nn.Module, info: RunInfo, weights_file: str = WEIGHTS_FILE) -> Path:
     """Write config.yaml and the weights into `run_dir` (created if needed)."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(run_dir / CONFIG_FILE, yaml.safe_dump(info.to_dict(), sort_keys=False).encode())
+    run_dir = save_info(run_dir, info)
     save_weights(model, run_dir / weights_file)
     return run_dir
 
@@ -109,8 +167,14 @@ def load_run(run_dir: str | Path, weights_file: str = WEIGHTS_FILE, device: str 
     info = read_info(run_dir)
     weights = Path(run_dir) / weights_file
     if not weights.is_file():
-        raise DataError(f"{run_dir} has no weights file {weights_file}")
-    config = model_config(info.model, **info.model_config)
+        unfinished = not (Path(run_dir) / SUMMARY_FILE).is_file()
+        raise DataError(f"{run_dir} has no weights file {weights_file}"
+                        + (" (its training has not finished an epoch that improved)" if unfinished else ""))
+    try:
+        config = model_config(info.model, **info.model_config)
+    except (TypeError, ValueError) as e:  # ConfigError is a ValueError
+        raise DataError(f"{CONFIG_FILE} in {run_dir}: bad model_config: {str(e).splitlines()[0]}") from None
+    check_weight_shapes(info.model, config, weights)  # before any real memory is allocated
     model = create_model(info.model, config)
     try:
         state = load_file(str(weights), device=str(device))
@@ -121,6 +185,38 @@ def load_run(run_dir: str | Path, weights_file: str = WEIGHTS_FILE, device: str 
     except RuntimeError as e:
         raise SaltjetError(f"{weights} does not match the model in {CONFIG_FILE}: {str(e).splitlines()[0]}") from None
     return model.to(device).eval(), info
+
+
+def weight_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from a safetensors header, without reading any tensor data."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise DataError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+def check_weight_shapes(model: str, config, weights: str | Path) -> None:
+    """DataError unless the safetensors file holds exactly the tensors (names, shapes) of `model` built
+    from `config`. The model is built on the `meta` device: shapes only, no memory, whatever its size."""
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in create_model(model, config).state_dict().items()}
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise DataError(f"{CONFIG_FILE}: cannot build model {model!r}: {str(e).splitlines()[0]}") from None
+    found = weight_shapes(weights)
+    missing, unexpected = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+    if missing or unexpected or wrong:
+        if wrong:
+            k = wrong[0]
+            detail = f"{k} is {list(found[k])} in the weights but {list(expected[k])} in {CONFIG_FILE}"
+        else:
+            detail = (f"{len(missing)} tensor(s) missing (e.g. {missing[0]})" if missing
+                      else f"{len(unexpected)} unexpected tensor(s) (e.g. {unexpected[0]})")
+        raise DataError(f"{weights} does not match the model in {CONFIG_FILE}: {detail}")
 
 
 # --- training checkpoints (written by saltjet.train) -------------------------------------------
@@ -141,19 +237,16 @@ _STATE_KEY = "saltjet_state"
 
 def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     """Tensors to safetensors with `meta` (JSON-able) in its header, atomically (write then rename)."""
-    import json
-
     path = Path(path)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata={_STATE_KEY: json.dumps(meta)})
-    os.replace(tmp, path)
+    with _writing(path, tmp):
+        save_file(state, str(tmp), metadata={_STATE_KEY: strict_json(meta)})
+        os.replace(tmp, path)
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Inverse of `save_checkpoint`: (tensors on CPU, meta)."""
-    import json
-
     from safetensors import safe_open
 
     path = Path(path)
@@ -164,7 +257,9 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
             meta = json.loads((f.metadata() or {}).get(_STATE_KEY, "{}"))
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # safetensors raises its own error types for corrupt files
-        raise DataError(f"cannot read checkpoint {path}: {e}") from None
+        raise DataError(f"cannot read checkpoint {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"checkpoint {path} has damaged metadata")
     return tensors, meta
 
 
@@ -194,24 +289,37 @@ def unflatten_optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> d
     return {"state": state, "param_groups": groups}
 
 
-def write_json(path: str | Path, obj) -> None:
-    """JSON file, atomically."""
-    import json
+def json_safe(obj):
+    """`obj` with every non-finite float (NaN, ±inf) replaced by None, numpy scalars and arrays made plain,
+    so that strict JSON (no NaN/Infinity tokens) can hold it."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy / torch scalars and arrays
+        return json_safe(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
 
-    atomic_write_bytes(Path(path), (json.dumps(obj, indent=2) + "\n").encode())
+
+def strict_json(obj, indent: int | None = None) -> str:
+    """Standard JSON text of `obj`: non-finite numbers become null (never the NaN/Infinity tokens)."""
+    return json.dumps(json_safe(obj), indent=indent, allow_nan=False)
+
+
+def write_json(path: str | Path, obj) -> None:
+    """Strict JSON file (see `strict_json`), atomically. Every JSON file saltjet writes goes through here."""
+    atomic_write_bytes(Path(path), (strict_json(obj, indent=2) + "\n").encode())
 
 
 def write_jsonl(path: str | Path, records: list[dict]) -> None:
-    """One JSON object per line, atomically (the whole file is rewritten)."""
-    import json
-
-    atomic_write_bytes(Path(path), "".join(json.dumps(r) + "\n" for r in records).encode())
+    """One strict JSON object per line, atomically (the whole file is rewritten)."""
+    atomic_write_bytes(Path(path), "".join(strict_json(r) + "\n" for r in records).encode())
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
     """Records of a JSON-lines file ([] when it does not exist)."""
-    import json
-
     path = Path(path)
     if not path.is_file():
         return []

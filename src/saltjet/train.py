@@ -32,7 +32,7 @@ from saltjet import distributed, run
 from saltjet.config import RunConfig
 from saltjet.data.particles import ParticleData
 from saltjet.data.pipeline import JetTensors, PreparedSplits, build_splits, epoch_batches, epoch_seed, eval_shard
-from saltjet.errors import ConfigError
+from saltjet.errors import ConfigError, DataError, TrainingError
 from saltjet.models import count_parameters, create_model, model_config
 from saltjet.objective import loss_fn, macro_auc, predictions, probabilities
 
@@ -133,6 +133,7 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log) -> dict:
     seed_everything(tc.seed)
     t_start = time.perf_counter()
     splits = build_splits(config.data, data, val_data, quiet=quiet)
+    _check_classes(splits, say)
     model_cfg = model_config(config.model, n_particles=splits.n_particles, n_features=splits.n_features,
                              n_classes=len(splits.class_names), **config.model_options)
     torch.manual_seed(tc.seed)
@@ -147,7 +148,8 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log) -> dict:
         say(f"resuming {out} after epoch {state.next_epoch}")
     info = _run_info(config, model, splits, ctx)
     if ctx.is_main and stored is None:
-        run.save_model(out, model, info)  # a fresh run directory says what it holds from the start
+        # a fresh run directory says what it holds from the start; weights come with the first improvement
+        run.save_info(out, info)
     net = model
     if ctx.distributed:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -171,6 +173,7 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log) -> dict:
         tr = _train_epoch(net, optimizer, scaler, autocast, train_set, batch_size, tc.seed, epoch, ctx, quiet,
                           f"epoch {epoch + 1}/{tc.epochs}")
         val = _validate(model, val_set, autocast, ctx)
+        _check_finite(tr.loss, val["val_loss"], epoch, lr, out, state.next_epoch)
         improved = stopper.update(val["val_loss"], epoch)
         if improved:
             best_weights = _cpu_state(model)
@@ -191,6 +194,9 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log) -> dict:
         epochs_this_call += 1
 
     finished = epoch >= tc.epochs or stopper.should_stop
+    if finished and stopper.best_epoch < 0:
+        raise TrainingError(f"no epoch lowered the validation loss below inf by more than train.min_delta = "
+                            f"{tc.min_delta:g}, so there is no best model to save in {out}")
     ranks_agree = _ranks_agree(model, ctx)
     summary = _summary(out, config, model, splits, stopper, state, finished, ranks_agree, ctx)
     if ctx.is_main and finished:
@@ -234,6 +240,8 @@ def _train_epoch(net, optimizer, scaler, autocast, data: JetTensors, batch_size,
             loss.backward()
             optimizer.step()
         loss_sum += loss.detach().double() * len(y)
+        if not ctx.distributed and step % 50 == 49 and not bool(torch.isfinite(loss_sum)):
+            break  # diverged: no use finishing the epoch; the caller reports it
         correct += (predictions(logits.detach()) == y).sum()
         seen += len(y)
         bar.update(len(y) * ctx.world_size)
@@ -273,17 +281,43 @@ def _validate(model, data: JetTensors, autocast, ctx) -> dict:
             "val_auc": macro_auc(probabilities(logits), y)}
 
 
+def _check_classes(splits: PreparedSplits, say) -> None:
+    """DataError for training data of one class; a warning naming the classes without training jets."""
+    counts = np.bincount(splits.train.y.cpu().numpy(), minlength=len(splits.class_names))
+    present = int((counts > 0).sum())
+    if present < 2:
+        only = splits.class_names[int(counts.argmax())] if counts.sum() else "none"
+        raise DataError(f"the training data hold jets of {present} class ({only}) only: a tagger needs at least two")
+    absent = [name for name, k in zip(splits.class_names, counts) if k == 0]
+    if absent:
+        import warnings
+
+        warnings.warn(f"{len(absent)} of {len(splits.class_names)} classes have no training jets: {', '.join(absent)}")
+
+
+def _check_finite(train_loss: float, val_loss: float, epoch: int, lr: float, out: Path, last_good: int) -> None:
+    """TrainingError when a loss of this epoch is NaN or infinite: the weights are garbage from here on."""
+    if math.isfinite(train_loss) and math.isfinite(val_loss):
+        return
+    which = "training" if not math.isfinite(train_loss) else "validation"
+    value = train_loss if which == "training" else val_loss
+    kept = f"; {out} keeps epoch {last_good}" if last_good else ""
+    raise TrainingError(f"training diverged in epoch {epoch + 1}: the {which} loss is {value} at lr {lr:g} "
+                        f"(try a lower train.lr){kept}")
+
+
 def _check_out_dir(out: Path, config: RunConfig, resume: bool):
     """None for a fresh run; the stored checkpoint (tensors, meta) when resuming one."""
     state_path = out / run.STATE_FILE
     has_run = state_path.exists() or (out / run.CONFIG_FILE).exists()
-    if not resume:
-        if has_run:
-            raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-        return None
-    if not state_path.exists():
+    if not resume and has_run:
+        raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    run.make_dir(out)  # a missing or read-only parent fails here, before any data is read
+    if not resume or not state_path.exists():
         return None
     tensors, meta = run.load_checkpoint(state_path)
+    if not isinstance(meta.get("config"), dict):
+        raise DataError(f"{state_path} has no stored config (damaged or edited); start a new run")
     before, now = meta.get("config", {}), config.to_dict()
     diffs = _config_differences(before, now)
     if diffs:
@@ -303,6 +337,15 @@ def _config_differences(before: dict, now: dict, prefix: str = "") -> list[str]:
 
 
 def _restore(stored, model, optimizer, stopper: EarlyStopping):
+    try:
+        return _restore_state(stored, model, optimizer, stopper)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
+        detail = f"missing {e.args[0]!r}" if isinstance(e, KeyError) else (str(e).splitlines()[0] if str(e) else type(e).__name__)
+        raise DataError(f"the checkpoint {run.STATE_FILE} is damaged or was edited ({detail}); "
+                        "start a new run or restore the file") from None
+
+
+def _restore_state(stored, model, optimizer, stopper: EarlyStopping):
     tensors, meta = stored
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     optimizer.load_state_dict(run.unflatten_optimizer_state(tensors, meta["optimizer"]))

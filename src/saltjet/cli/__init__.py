@@ -1,7 +1,8 @@
 """The `saltjet` command: one sub-command per module in this package.
 
 Each command module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
-Errors users can cause (`SaltjetError`) print one line and exit 2; Ctrl-C exits 130.
+Errors users can cause (`SaltjetError`, and an `OSError` on a path they gave) print one line and exit 2;
+Ctrl-C exits 130.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"saltjet {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a path the user gave that cannot be read or written (permissions, full disk, ...)
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"saltjet {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     import sys
 
     from saltjet.bench import BenchOptions, run_bench
@@ -63,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
         for path in write_outputs(rows, context, args.out):
             print(f"wrote {path}", flush=True) if not args.json else None
     if args.json:
-        print(json.dumps(rows, indent=1))
+        from saltjet.run import strict_json
+
+        print(strict_json(rows, indent=1))
     else:
         print(markdown_table(rows, context))
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from saltjet.cli import positive_int
@@ -27,17 +26,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    import warnings
+
     from saltjet.evaluate import evaluate_run, predictions_path_for, save_predictions
-    from saltjet.run import atomic_write_bytes
+    from saltjet.run import make_dir, strict_json, write_json
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"saltjet evaluate: warning: {message}", file=sys.stderr)
 
     data = args.data[0] if len(args.data) == 1 else args.data
-    report, predictions = evaluate_run(args.run, data, format=args.format, max_jets=args.max_jets,
-                                       batch_size=args.batch_size, device=args.device, quiet=args.quiet)
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        report, predictions = evaluate_run(args.run, data, format=args.format, max_jets=args.max_jets,
+                                           batch_size=args.batch_size, device=args.device, quiet=args.quiet)
     notes = []
     if args.out:
         out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out, (json.dumps(report, indent=2, allow_nan=False) + "\n").encode())
+        make_dir(out.parent)
+        write_json(out, report)
         pred_path = save_predictions(predictions_path_for(out), predictions)
         notes.append(f"report: {out}   predictions: {pred_path}")
     if args.plots:
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         paths = plot_evaluation(report, predictions, args.plots, label=report["model"])
         notes.append(f"plots: {len(paths)} files in {args.plots}")
     if args.json:
-        print(json.dumps(report, allow_nan=False))
+        print(strict_json(report))
         for note in notes:  # stdout stays one JSON object
             print(note, file=sys.stderr)
     else:
@@ -83,9 +89,10 @@ def format_report(r: dict) -> str:
                      f"{_rejection(r['rejection_at_eff_0.5'])} at eps_S 0.5")
     if r.get("multiplicity_bins"):
         lines += ["", f"{'constituents':<14} {'jets':>8} {'accuracy':>9}"]
-        last = len(r["multiplicity_bins"]) - 1
+        bins = [b for b in r["multiplicity_bins"] if not b.get("overflow")]
         for i, b in enumerate(r["multiplicity_bins"]):
-            span = f"[{b['lo']}, {b['hi']}{']' if i == last else ')'}"
+            span = (f"> {b['lo']}" if b.get("overflow")
+                    else f"[{b['lo']}, {b['hi']}{']' if i == len(bins) - 1 else ')'}")
             acc = "-" if b["accuracy"] is None else f"{100 * b['accuracy']:.2f} %"
             lines.append(f"{span:<14} {b['n']:>8,} {acc:>9}")
     names = r["class_names"]
@@ -94,6 +101,8 @@ def format_report(r: dict) -> str:
               " " * width + "".join(f"{n:>{width}}" for n in names)]
     for name, row in zip(names, r["confusion_matrix"]):
         lines.append(f"{name:<{width}}" + "".join(f"{v:>{width},}" for v in row))
+    if r.get("run_finished") is False:
+        lines.append("note: the run is unfinished (no summary.json); these are its weights as they are now")
     if r.get("n_empty_dropped"):
         lines.append(f"note: {r['n_empty_dropped']} jets without particles were left out")
     return "\n".join(lines)

@@ -84,10 +84,12 @@ def resolve_config(args: argparse.Namespace):
     merged: dict = {}
     if args.resume and (Path(args.out) / CONFIG_FILE).is_file():
         merged = dict(read_info(args.out).extra.get("run_config") or {})
+    given: dict = {}  # what this command line (with --config) sets, without the stored run config
     if args.config:
-        merged = merge_dicts(merged, load_yaml(args.config))
+        given = merge_dicts(given, load_yaml(args.config))
     for text in args.set:
-        merged = merge_dicts(merged, parse_assignment(text))
+        given = merge_dicts(given, parse_assignment(text))
+    merged = merge_dicts(merged, given)
     cli: dict = {}
     if args.model is not None:
         cli["model"] = args.model
@@ -96,6 +98,12 @@ def resolve_config(args: argparse.Namespace):
         if values:
             cli[section] = values
     config = RunConfig.from_dict(merge_dicts(merged, cli))
+    given_train = given.get("train") if isinstance(given.get("train"), dict) else {}
+    if config.train.batch_schedule and (args.batch_size is not None or "batch_size" in given_train):
+        import warnings
+
+        warnings.warn(f"the batch size {config.train.batch_size} is ignored: the batch schedule "
+                      f"{config.train.batch_schedule} sets every epoch's batch size (drop one of the two)")
     # absolute paths (globs stay globs), so a resumed run finds its data from any directory
     config.data.path = [os.path.abspath(p) for p in config.data.path]
     config.data.val_data = [os.path.abspath(p) for p in config.data.val_data]
@@ -107,12 +115,11 @@ def run(args: argparse.Namespace) -> int:
 
     from saltjet.train import train
 
-    config = resolve_config(args)
-
     def show(message, category, filename, lineno, file=None, line=None):
         print(f"saltjet train: warning: {message}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show
+        config = resolve_config(args)
         train(config, args.out, resume=args.resume, stop_after=args.stop_after)
     return 0
