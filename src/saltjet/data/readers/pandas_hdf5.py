@@ -89,14 +89,18 @@ class _Block:
     field: str | None = None  # table format: the compound field
     transposed: bool = True  # fixed format: rows along axis 0
 
-    def read(self, start: int, stop: int) -> np.ndarray:
+    def read(self, start: int, stop: int, rows: dict) -> np.ndarray:
+        """Rows [start, stop) as (c, k); `rows` caches whole compound rows per dataset (reading
+        every field at once is several times faster than reading one field of a table)."""
         if self.field is not None:
-            values = self.dataset.fields(self.field)[start:stop]
+            if id(self.dataset) not in rows:
+                rows[id(self.dataset)] = self.dataset[start:stop]
+            values = rows[id(self.dataset)][self.field]
         elif self.transposed:
             values = self.dataset[start:stop]
         else:
             values = self.dataset[:, start:stop].T
-        values = np.asarray(values)
+        values = np.ascontiguousarray(values)  # a field of compound rows is a strided view
         return values.reshape(len(values), -1)
 
 
@@ -127,16 +131,22 @@ class PandasFrame:
         for j, name in enumerate(names):
             b, k = self.columns[name]
             wanted.setdefault(b, []).append((j, k))
+        rows: dict = {}
         for b, pairs in wanted.items():
             try:
-                values = self.blocks[b].read(start, stop)
+                values = self.blocks[b].read(start, stop, rows)
             except Exception as e:
                 raise DataError(f"{path}: cannot read rows {start}..{stop} (truncated or corrupt file?): "
                                 f"{one_line(e)}") from None
             if values.shape != (stop - start, len(self.blocks[b].names)):
                 raise DataError(f"{path}: column block {b} has shape {values.shape}, expected "
                                 f"{(stop - start, len(self.blocks[b].names))}")
-            out[:, [j for j, _ in pairs]] = values[:, [k for _, k in pairs]]
+            js, ks = zip(*pairs)
+            taken = np.take(values, ks, axis=1)  # (c, len(pairs)); far faster than 2-D fancy indexing
+            if js == tuple(range(js[0], js[0] + len(js))):
+                out[:, js[0]:js[0] + len(js)] = taken
+            else:
+                out[:, list(js)] = taken
         return out
 
 
