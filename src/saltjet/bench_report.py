@@ -31,11 +31,12 @@ def markdown_table(records: list[dict], context: dict) -> str:
 
 def plot_scaling(records: list[dict], path: Path) -> None:
     """FLOPs per jet vs n and latency per jet vs n (one line per model, batch and backend), log-log."""
-    import matplotlib
+    from saltjet.extras import require
 
+    matplotlib = require("matplotlib", extra="plot", purpose="the scaling figure")
+    mplhep = require("mplhep", extra="plot", purpose="the scaling figure")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import mplhep
 
     plt.style.use(mplhep.style.CMS)
     fig, (ax_f, ax_t) = plt.subplots(1, 2, figsize=(16, 7))

@@ -22,3 +22,15 @@ class DataError(SaltjetError):
 
 class TrainingError(SaltjetError):
     """Training that cannot give a usable model: a non-finite loss, no epoch that improved."""
+
+
+class MissingExtraError(SaltjetError, ImportError):
+    """An optional dependency that is not installed; the message names the extra to install
+    (`pip install 'saltjet[export]'`). See `saltjet.extras`."""
+
+    def __init__(self, message: str, extra: str | None = None):
+        super().__init__(message)
+        self.extra = extra
+
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (str(self), self.extra))

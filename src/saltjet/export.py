@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from saltjet.errors import ConfigError, DataError, InputError
+from saltjet.extras import require
 from saltjet.run import RunInfo, atomic_write_bytes
 
 DEFAULT_OPSET = 18
@@ -125,7 +126,7 @@ def check_exportable(model: torch.nn.Module, info: RunInfo | None = None) -> Non
 def _check_graph(proto, model: torch.nn.Module, meta: dict[str, str]) -> None:
     """`DataError` unless the graph's static shapes match the metadata and ONNX Runtime reproduces
     PyTorch on a sample batch (random jets plus garbage padding); nothing is written otherwise."""
-    import onnxruntime as ort
+    ort = require("onnxruntime", extra="export", purpose="checking the exported graph")
 
     from saltjet.bench import random_jets
     from saltjet.models.layers import output_size
@@ -163,7 +164,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, info: RunInfo | None =
     a graph whose shapes or outputs do not match the model (`_check_graph`). In the graph, a jet
     with no real particle or with NaN/inf in a real particle gives a NaN row (module notes).
     """
-    import onnx
+    onnx = require("onnx", extra="export", purpose="ONNX export")
 
     options = options or ExportOptions()
     if options.exporter not in ("torchscript", "dynamo"):
@@ -187,6 +188,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, info: RunInfo | None =
             )
             proto = onnx.load_from_string(buffer.getvalue())
         else:
+            require("onnxscript", extra="export", purpose="the dynamo exporter")
             batch = torch.export.Dim("batch")
             program = torch.onnx.export(
                 model, (x, mask), input_names=["x", "mask"], output_names=["logits"],
@@ -215,7 +217,7 @@ def export_run(run_dir: str | Path, onnx_path: str | Path, options: ExportOption
 
 def read_metadata(path: str | Path) -> dict[str, str]:
     """metadata_props of an ONNX file as a dict."""
-    import onnx
+    onnx = require("onnx", extra="export", purpose="reading ONNX metadata")
 
     return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
 
@@ -223,7 +225,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 def onnx_session(path: str | Path, threads: int | None = None, device: str = "cpu"):
     """An ONNX Runtime session; `threads` fixes intra-op threads; device "cuda" uses the CUDA provider
     when onnxruntime has it."""
-    import onnxruntime as ort
+    ort = require("onnxruntime", extra="export", purpose="ONNX Runtime inference")
 
     if not Path(path).is_file():
         raise DataError(f"ONNX file {path} does not exist")

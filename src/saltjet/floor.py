@@ -36,7 +36,10 @@ class FloorConfig:
 
 def fit_floor(train: ParticleData, config: FloorConfig | None = None):
     """Fit the trees on the observables of `train` (x (N, n, F) jets). Returns the classifier."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from saltjet.extras import require
+
+    HistGradientBoostingClassifier = require("sklearn.ensemble", extra="train",  # noqa: N806
+                                             purpose="the physics floor").HistGradientBoostingClassifier
 
     config = config or FloorConfig()
     if len(np.unique(train.y)) < 2:

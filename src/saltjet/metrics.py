@@ -19,15 +19,19 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.metrics import confusion_matrix as _sk_confusion_matrix
-from sklearn.metrics import roc_auc_score, roc_curve
 
 from saltjet.errors import InputError
+from saltjet.extras import require
 
 HLS4ML_TPR = 0.8
 TOP_TAGGING_EFFS = (0.3, 0.5)
 # Constituent-multiplicity bin edges for accuracy vs multiplicity (the paper's Fig. 3, left).
 DEFAULT_MULTIPLICITY_EDGES = (0, 20, 30, 40, 50, 60, 70, 80, 100, 150)
+
+
+def _sklearn_metrics():
+    """sklearn.metrics, imported on first use: scoring jets (`saltjet predict`) does not need it."""
+    return require("sklearn.metrics", extra="eval", purpose="computing the metrics")
 
 
 def as_class_probs(probs: np.ndarray, n_classes: int | None = None) -> np.ndarray:
@@ -72,7 +76,7 @@ def binary_auc(is_signal: np.ndarray, score: np.ndarray) -> float:
     is_signal = np.asarray(is_signal, dtype=bool)
     if is_signal.all() or not is_signal.any():
         return math.nan
-    return float(roc_auc_score(is_signal, score))
+    return float(_sklearn_metrics().roc_auc_score(is_signal, score))
 
 
 def fpr_at_tpr(is_signal: np.ndarray, score: np.ndarray, tpr_target: float) -> float:
@@ -87,7 +91,7 @@ def fpr_at_tpr(is_signal: np.ndarray, score: np.ndarray, tpr_target: float) -> f
     is_signal = np.asarray(is_signal, dtype=bool)
     if is_signal.all() or not is_signal.any():
         return math.nan
-    fpr, tpr, _ = roc_curve(is_signal, score)
+    fpr, tpr, _ = _sklearn_metrics().roc_curve(is_signal, score)
     i = int(np.searchsorted(tpr, tpr_target, side="left"))  # first point with TPR ≥ target
     if tpr[i] == tpr_target or i == 0:
         return float(fpr[i])
@@ -152,7 +156,7 @@ def confusion_matrix(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(C, C) int counts: rows = true class, columns = predicted class."""
     p = as_class_probs(probs)
     y = _check_labels(labels, len(p), p.shape[1])
-    return _sk_confusion_matrix(y, p.argmax(axis=1), labels=np.arange(p.shape[1]))
+    return _sklearn_metrics().confusion_matrix(y, p.argmax(axis=1), labels=np.arange(p.shape[1]))
 
 
 def _number(v: float) -> int | float:

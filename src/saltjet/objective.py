@@ -37,7 +37,9 @@ def macro_auc(probs: np.ndarray, y: np.ndarray) -> float | None:
     """ROC AUC (binary, or macro one-vs-rest); None when undefined (a class missing)."""
     import warnings
 
-    from sklearn.metrics import roc_auc_score
+    from saltjet.extras import require
+
+    roc_auc_score = require("sklearn.metrics", extra="train", purpose="the validation AUC").roc_auc_score
 
     if len(np.unique(y)) < (2 if probs.ndim == 1 else probs.shape[1]):
         return None

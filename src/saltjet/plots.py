@@ -11,13 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
-import mplhep
-import numpy as np
-from matplotlib.figure import Figure
-from sklearn.metrics import roc_curve
+from saltjet.extras import require
 
-from saltjet.metrics import HLS4ML_TPR, as_class_probs
+# a one-line `MissingExtraError` naming the [plot] extra, not a traceback, when they are missing
+require("matplotlib", extra="plot", purpose="plotting")
+require("mplhep", extra="plot", purpose="plotting")
+
+import matplotlib  # noqa: E402
+import mplhep  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from saltjet.metrics import HLS4ML_TPR, as_class_probs  # noqa: E402
 
 FORMATS = ("png", "pdf")
 
@@ -48,6 +53,7 @@ def rejection_curve(is_signal: np.ndarray, score: np.ndarray) -> tuple[np.ndarra
     Returns:
         eff: (M,) TPR; rejection: (M,) 1/FPR.
     """
+    roc_curve = require("sklearn.metrics", extra="eval", purpose="the ROC curve").roc_curve
     fpr, tpr, _ = roc_curve(np.asarray(is_signal, dtype=bool), score)
     keep = fpr > 0
     return tpr[keep], 1.0 / fpr[keep]

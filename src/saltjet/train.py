@@ -112,6 +112,9 @@ def train(config: RunConfig, out_dir: str | Path, resume: bool = False, *, data:
         accuracy and AUC, epochs run, whether it stopped early, jets/s, parameters, paths.
     """
     config.validate_model()
+    from saltjet.extras import check_extras
+
+    check_extras("train", purpose="training (the validation AUC)")  # before the first epoch, not after it
     ctx = distributed.setup(config.train.device)
     threads = torch.get_num_threads()
     try:

@@ -45,7 +45,13 @@ def run(args: argparse.Namespace) -> int:
 
     from saltjet.bench import BenchOptions, run_bench
     from saltjet.bench_report import markdown_table, write_outputs
+    from saltjet.extras import check_extras
 
+    # before minutes of timing, not after: the extras the chosen backends and outputs need
+    if "onnxruntime" in args.backend:
+        check_extras("export", purpose="--backend onnxruntime")
+    if args.out:
+        check_extras("plot", purpose="--out (bench_scaling.png)")
     options = BenchOptions(models=args.models, n_particles=args.n, batch_sizes=args.batch, backends=args.backend,
                            threads=args.threads, repeats=args.repeats, warmup=args.warmup, device=args.device,
                            compile=args.compile, memory=not args.no_memory)

@@ -29,8 +29,12 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from saltjet.evaluate import evaluate_run, predictions_path_for, save_predictions
+    from saltjet.extras import check_extras
     from saltjet.run import make_dir, strict_json, write_json
 
+    check_extras("eval", purpose="saltjet evaluate")  # before the model runs over the data, not after
+    if args.plots:
+        check_extras("plot", purpose="--plots")
     def show(message, category, filename, lineno, file=None, line=None):
         print(f"saltjet evaluate: warning: {message}", file=sys.stderr)
 

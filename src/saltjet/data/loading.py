@@ -53,6 +53,11 @@ def describe_unknown(path: Path) -> str:
     if starts_with(path, HDF5_MAGIC):
         return f"{path}: HDF5 file that is unreadable (truncated?) or in no known layout"
     if starts_with(path, ROOT_MAGIC):
+        from saltjet.extras import importable, install_hint
+
+        if not all(importable(m) for m in ("uproot", "awkward")):
+            return (f"{path}: a ROOT file, and reading ROOT files needs uproot and awkward; "
+                    f"install them with: {install_hint('formats')}")
         return f"{path}: ROOT file that is unreadable or has no JetClass tree"
     if starts_with(path, ZIP_MAGIC):
         return f"{path}: zip/.npz archive that is unreadable or has no X and y arrays"

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
-import mplhep
-import numpy as np
-from matplotlib.figure import Figure
+from saltjet import plots  # first: a one-line error naming the [plot] extra when matplotlib is missing
 
-from saltjet import plots
+import matplotlib  # noqa: E402,I001
+import mplhep  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 ATTENTION_JET_FILE = "attention_jet.npz"
 

@@ -43,8 +43,11 @@ DEFAULT_TRAIN = {"device": "auto"}
 
 def versions() -> dict:
     """Versions of the software that produced a result."""
-    import sklearn
     import torch
+
+    from saltjet.extras import require
+
+    sklearn = require("sklearn", extra="train")
 
     import saltjet
 
@@ -179,8 +182,11 @@ def run_study(name: str, data: str | None = None, seeds: int | None = None, quic
     Returns:
         the results dict (also written to OUT/results.json).
     """
+    from saltjet.extras import check_extras
+
     say = (lambda s: None) if quiet else (log or (lambda s: print(s, file=sys.stderr)))
     spec = resolve_spec(name, quick, seeds, jets_per_class, epochs)
+    check_extras("train", "eval", "plot", purpose=f"the {spec.name} study")  # before hours of work, not after
     out = Path(out) if out is not None else Path("reports") / ("quick" if quick else "") / spec.name
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()

@@ -22,7 +22,9 @@ def _template(kind: str, resolution: int = 0) -> tuple[np.ndarray, np.ndarray]:
     box: unit cube; cylinder: radius 1, height 1, centred; cone: radius 1, height 1, base at z=0;
     sphere: unit icosphere; torus: major radius 1, minor 0.12, in the xy plane.
     """
-    from trimesh import creation
+    from saltjet.extras import require
+
+    creation = require("trimesh.creation", extra="formats", purpose="the shapes generator")
 
     mesh = {
         "box": lambda: creation.box(extents=(1.0, 1.0, 1.0)),

@@ -142,10 +142,12 @@ def generate_jets(out_dir, opts: GenerateOptions, workers: int | None = None, qu
 
     workers: processes (default: all cores); the files do not depend on it.
     """
-    import fastjet
-    import pythia8mc
-
     from saltjet import __version__
+    from saltjet.extras import check_extras, require
+
+    check_extras("gen", purpose="generating jets")  # here, not in the worker processes
+    fastjet = require("fastjet", extra="gen")
+    pythia8mc = require("pythia8mc", extra="gen")
     from saltjet.data.generate.hls4ml_writer import write_hls4ml_file
     from saltjet.data.generate.substructure import not_computed
 

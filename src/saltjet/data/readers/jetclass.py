@@ -60,7 +60,9 @@ def label_branches(keys) -> list[str]:
 
 
 def _open_tree(path: Path):
-    import uproot
+    from saltjet.extras import require
+
+    uproot = require("uproot", extra="formats", purpose="reading JetClass ROOT files")
 
     if not starts_with(path, ROOT_MAGIC):
         raise DataError(f"{path}: not a ROOT file")
@@ -116,14 +118,18 @@ def _check_branches(tree, extras: list[str], labels: list[str], path: Path) -> N
 
 def padded(array, width: int) -> np.ndarray:
     """A jagged awkward array (c, var) as a zero-padded numpy array (c, width) float64."""
-    import awkward as ak
+    from saltjet.extras import require
+
+    ak = require("awkward", extra="formats", purpose="reading JetClass ROOT files")
 
     return ak.to_numpy(ak.fill_none(ak.pad_none(array, width, axis=1, clip=True), 0.0)).astype(np.float64)
 
 
 def _read_chunk(arrays, labels: list[str], extras: list[str], path: Path):
     """x (c, m, F) with m the chunk's largest multiplicity, mask (c, m), finite, labelled, y."""
-    import awkward as ak
+    from saltjet.extras import require
+
+    ak = require("awkward", extra="formats", purpose="reading JetClass ROOT files")
 
     counts = ak.to_numpy(ak.num(arrays["part_px"], axis=1))
     for b in CORE_BRANCHES[1:] + extras:
