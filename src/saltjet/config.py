@@ -50,8 +50,12 @@ class DataConfig:
         test_fraction: share held out before the validation split and never used by training
             (`saltjet.data.pipeline.split_data` gives the same test jets back, e.g. for the demo).
         n_particles: particle slots n: jets are sorted, then truncated or zero-padded to n.
-        features: input feature names (columns of the data), None = pt, eta_rel, phi_rel for
-            jets and every column for point clouds.
+        features: input features: a set name (raw, log, hls4ml) or a list of names: pt, eta_rel,
+            phi_rel, derived ones (log_pt, log_ptrel, log_e, delta_r) and columns of the data
+            (`saltjet.data.features`). None = raw (pt, eta_rel, phi_rel) for jets and every column
+            for point clouds. A set name is stored as its list of names.
+        task: relabelling of the data's classes before splitting (`saltjet.data.tasks`: 5class,
+            top_vs_qcd, quark_vs_gluon), or None for the data's own classes.
         sort_by: "auto" (kt for jets, radius for point clouds), or a key of `sort_particles`
             (kt, pt, deltar, none, random) / `sort_points` (radius, none, random).
         max_jets: read at most this many jets from `path` (and from `val_data`): the way to train
@@ -67,6 +71,7 @@ class DataConfig:
     test_fraction: float = 0.0
     n_particles: int = 150
     features: list[str] | None = None
+    task: str | None = None
     sort_by: str = "auto"
     max_jets: int | None = None
     seed: int = 0
@@ -87,9 +92,14 @@ class DataConfig:
         if self.max_jets is not None:
             _check_positive(self, "max_jets")
         if self.features is not None:
-            self.features = _as_str_list(self.features, "data.features")
+            from saltjet.data.features import expand_features
+
+            self.features = expand_features(_as_str_list(self.features, "data.features"))
             if not self.features:
                 raise ConfigError("data.features must name at least one feature")
+        from saltjet.data.tasks import check_task
+
+        check_task(self.task)
 
 
 @dataclass
@@ -229,8 +239,6 @@ class RunConfig:
             culprit = next((k for k, v in self.model_options.items() if not _model_option_ok(self.model, k, v)), None)
             what = f"model.{culprit} = {self.model_options[culprit]!r}" if culprit else f"model option for {self.model!r}"
             raise ConfigError(f"bad {what}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-
-
 
 
 def load_yaml(path: str | Path) -> dict:

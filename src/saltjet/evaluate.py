@@ -66,14 +66,6 @@ def predict(model: torch.nn.Module, x, mask, batch_size: int = DEFAULT_BATCH_SIZ
     return torch.cat(outputs).double().numpy()
 
 
-def _extra_features(feature_names: list[str]) -> list[str] | None:
-    """Feature names a reader must add beyond the pT, Δη, Δφ (or x, y, z) it always returns."""
-    from saltjet.data.pipeline import JET_FEATURES
-
-    extra = [f for f in feature_names if f not in JET_FEATURES and f not in ("x", "y", "z")]
-    return extra or None
-
-
 def evaluate_run(run_dir: str | Path, data_path, format: str = "auto", max_jets: int | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, device: str | torch.device = "auto",
                  weights_file: str = WEIGHTS_FILE, multiplicity_edges=DEFAULT_MULTIPLICITY_EDGES,
@@ -101,8 +93,10 @@ def evaluate_run(run_dir: str | Path, data_path, format: str = "auto", max_jets:
     if not finished:
         warnings.warn(f"{run_dir} is an unfinished run (no {SUMMARY_FILE}: stopped with --stop-after, interrupted "
                       f"or still training); evaluating its {weights_file} as it is now")
-    data = load(data_path, format=format, max_jets=max_jets, features=_extra_features(info.feature_names),
-                quiet=quiet)
+    from saltjet.data.pipeline import reader_features
+
+    data = load(data_path, format=format, max_jets=max_jets,
+                features=reader_features(data_path, format, info.feature_names), quiet=quiet)
     report, predictions = evaluate_model(model, info, data, batch_size, dev, multiplicity_edges, quiet)
     report = {"run": str(run_dir), "model": info.model, "data": _describe(data_path), "run_finished": finished, **report}
     return report, predictions
@@ -131,22 +125,25 @@ def evaluate_model(model: torch.nn.Module, info, data, batch_size: int = DEFAULT
 
     Args:
         model, info: from `saltjet.run.load_run`.
-        data: ParticleData with physical features in file order (any slot count) and the run's classes.
+        data: ParticleData with physical features in file order (any slot count) and the run's
+            classes, or the classes the run's task is made from (relabelled here, as in training).
     Returns:
         report: sort_by, `evaluate_predictions` output, n_empty_dropped, n_truncated.
         predictions: {probs (N, C) | (N,), labels (N,), multiplicity (N,), class_names}.
     Raises:
         DataError when the data's classes differ from the run's.
     """
-    from saltjet.data.pipeline import prepare
+    from saltjet.data.pipeline import InputSpec
 
+    spec = InputSpec.from_run(info, model.config.n_particles)
+    data = spec.apply_task(data)
     if list(data.class_names) != list(info.class_names):
         raise DataError(f"the data's classes {data.class_names} differ from the run's {info.class_names} "
                         "(names and order must match)")
     multiplicity = data.multiplicity[data.mask.any(axis=1)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # empty jets are counted in the report instead
-        prepared, stats = prepare(data, model.config.n_particles, info.sort_by, info.feature_names)
+        prepared, stats = spec.prepare(data)
     probs = predict(model, prepared.x, prepared.mask, batch_size, device, quiet=quiet)
     report = {"sort_by": info.sort_by}
     report.update(evaluate_predictions(probs, prepared.y, info.class_names, multiplicity, multiplicity_edges))

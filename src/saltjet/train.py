@@ -31,7 +31,8 @@ from tqdm import tqdm
 from saltjet import distributed, run
 from saltjet.config import RunConfig
 from saltjet.data.particles import ParticleData
-from saltjet.data.pipeline import JetTensors, PreparedSplits, build_splits, epoch_batches, epoch_seed, eval_shard
+from saltjet.data.pipeline import (JetTensors, PreparedSplits, RunSplits, build_splits, epoch_batches, epoch_seed,
+                                   eval_shard)
 from saltjet.errors import ConfigError, DataError, TrainingError
 from saltjet.models import count_parameters, create_model, model_config
 from saltjet.objective import loss_fn, macro_auc, predictions, probabilities
@@ -95,7 +96,7 @@ def seed_everything(seed: int) -> None:
 
 def train(config: RunConfig, out_dir: str | Path, resume: bool = False, *, data: ParticleData | None = None,
           val_data: ParticleData | None = None, stop_after: int | None = None,
-          log: Callable[[str], None] | None = None) -> dict:
+          log: Callable[[str], None] | None = None, splits: RunSplits | None = None) -> dict:
     """Train `config.model` on `config.data` and write the run directory `out_dir`.
 
     Args:
@@ -104,6 +105,8 @@ def train(config: RunConfig, out_dir: str | Path, resume: bool = False, *, data:
         resume: continue the run in `out_dir` from its last finished epoch (a fresh start if it has
             none). Only options in RESUMABLE_CHANGES may differ from the stored config.
         data / val_data: already loaded ParticleData instead of reading `config.data.path` / `val_data`.
+        splits: the parts `saltjet.data.pipeline.split_for_run(config.data, data)` already cut (e.g.
+            by a study that also needs the test part), instead of loading and cutting here.
         stop_after: end this call after that many epochs (the run stays resumable), e.g. for
             batch slots shorter than the whole training.
         log: receives the per-epoch lines (default: print to stdout; nothing when quiet).
@@ -120,13 +123,13 @@ def train(config: RunConfig, out_dir: str | Path, resume: bool = False, *, data:
     try:
         if config.train.num_threads:
             torch.set_num_threads(config.train.num_threads)
-        return _train(config, Path(out_dir), resume, ctx, data, val_data, stop_after, log)
+        return _train(config, Path(out_dir), resume, ctx, data, val_data, stop_after, log, splits)
     finally:
         torch.set_num_threads(threads)
         distributed.cleanup(ctx)
 
 
-def _train(config, out, resume, ctx, data, val_data, stop_after, log) -> dict:
+def _train(config, out, resume, ctx, data, val_data, stop_after, log, run_splits=None) -> dict:
     tc = config.train
     quiet = tc.quiet or not ctx.is_main
     say = (lambda s: None) if quiet else (log or print)
@@ -135,7 +138,7 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log) -> dict:
     distributed.barrier(ctx)  # every process has looked at `out` before rank 0 writes into it
     seed_everything(tc.seed)
     t_start = time.perf_counter()
-    splits = build_splits(config.data, data, val_data, quiet=quiet)
+    splits = build_splits(config.data, data, val_data, quiet=quiet, splits=run_splits)
     _check_classes(splits, say)
     model_cfg = model_config(config.model, n_particles=splits.n_particles, n_features=splits.n_features,
                              n_classes=len(splits.class_names), **config.model_options)

@@ -11,6 +11,8 @@ import numpy as np
 
 from saltjet.errors import DataError
 
+CORE_FEATURES = ["pt", "eta_rel", "phi_rel"]  # the first three columns of jets: pT [GeV], Δη, Δφ
+
 
 @dataclass
 class ParticleData:
@@ -31,7 +33,7 @@ class ParticleData:
     mask: np.ndarray
     y: np.ndarray
     class_names: list[str]
-    feature_names: list[str] = field(default_factory=lambda: ["pt", "eta_rel", "phi_rel"])
+    feature_names: list[str] = field(default_factory=lambda: list(CORE_FEATURES))
     kind: str = "jets"
     source: str = ""
 

@@ -7,8 +7,9 @@
                         ModelNet10 layout (cached), or a ModelNet10 root with --data; the files'
                         train/test split is kept
 
-Jets have no fixed test split: the study holds out `test_fraction` of each task's jets with
-`saltjet.data.pipeline.split_data` (the training call cuts the same jets out with the same seed).
+Jets have no fixed test split: the study cuts each task's jets once with
+`saltjet.data.pipeline.split_for_run` and hands the train/validation parts to every training of
+that task and the held-out `test_fraction` to its evaluations.
 """
 
 from __future__ import annotations
@@ -41,23 +42,11 @@ def class_counts(data: ParticleData) -> dict[str, int]:
     return {name: int(c) for name, c in zip(data.class_names, counts)}
 
 
-def _reader_extras(path, fmt: str, names: list[str]) -> list[str] | None:
-    """Reader extras needed to build the feature names `names` (see saltjet.data.features)."""
-    from saltjet.data.features import CORE, reader_extras
-    from saltjet.data.loading import resolve
-    from saltjet.data.readers import get_reader
-
-    if all(n in CORE for n in names):
-        return None
-    fmt, _ = resolve(path, fmt)
-    available = list(getattr(get_reader(fmt), "EXTRA_FEATURES", []))
-    return reader_extras(names, available) or None
-
-
 def load_jets(data_path, jets_per_class: int, feature_names: list[str], cache_dir: Path = DEFAULT_CACHE,
               fmt: str = "auto", quiet: bool = True) -> StudyData:
     """Jets for a study: generated (cached) when `data_path` is None, else read from `data_path`."""
     from saltjet.data.loading import load
+    from saltjet.data.pipeline import reader_features
 
     generated = data_path is None
     if generated:
@@ -69,7 +58,7 @@ def load_jets(data_path, jets_per_class: int, feature_names: list[str], cache_di
         fmt = "hls4ml"
     else:
         source = data_path
-    extras = _reader_extras(source, fmt, feature_names)
+    extras = reader_features(source, fmt, feature_names)
     data = load(source, format=fmt, features=extras, quiet=quiet)
     description = {
         "kind": "jets",

@@ -1,8 +1,8 @@
 """Scoring a study's trained runs on its held-out jets, and their cost (params, FLOPs, latency).
 
 `evaluate_on` runs `saltjet.evaluate.evaluate_model` (the same path as `saltjet evaluate`) on jets
-already in memory: a study's test jets are relabelled (tasks) and carry derived feature columns,
-so they are not a file that `evaluate_run` could read.
+already in memory: a study's test jets are the held-out part that `split_for_run` cut once, not a
+file that `evaluate_run` could read (the run's own pipeline builds their features).
 """
 
 from __future__ import annotations

@@ -39,12 +39,14 @@ def run_key(config, task: str, data_description: dict) -> str:
     for k in ("quiet", "num_threads", "device"):
         d["train"].pop(k, None)
     # defaults spelled out, so that naming a default (sort_by: kt, partitions: 4) is the same training
-    from saltjet.data.pipeline import JET_FEATURES, resolve_sort_key
+    from saltjet.data.features import CORE
+    from saltjet.data.pipeline import resolve_sort_key
     from saltjet.models import model_config as make_model_config
 
     kind = data_description.get("kind", "jets")
+    d["data"].pop("task", None)  # keyed as `task` below (keys from before the task was a data field hold)
     if d["data"].get("features") is None and kind == "jets":
-        d["data"]["features"] = list(JET_FEATURES)
+        d["data"]["features"] = list(CORE)
     d["data"]["sort_by"] = resolve_sort_key(kind, d["data"]["sort_by"])
     d["model_options"] = dataclasses.asdict(make_model_config(d["model"], **d["model_options"]))
     return _digest({"run": d, "task": task, "data": _data_identity(data_description)})

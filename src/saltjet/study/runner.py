@@ -90,57 +90,71 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+SPLIT_KEYS = ("val_fraction", "test_fraction", "seed", "task")  # one split per task, shared by the runs
+
+
 def feature_names_of(spec: StudySpec) -> list[str]:
-    """Every input feature name any run of the study uses (for the reader and derived columns)."""
-    from saltjet.data.features import CORE, feature_set
+    """Every input feature name any run of the study uses (the study reads the physical columns
+    they need once; each run's pipeline builds its own features)."""
+    from saltjet.data.features import CORE, expand_features
 
     names = list(CORE)
     for r in spec.runs:
         data = {**spec.data, **r.data}
-        if data.get("feature_set"):
-            names += feature_set(data["feature_set"])
-        names += list(data.get("features") or [])
+        names += expand_features(data.get("feature_set") or data.get("features")) or []
     return list(dict.fromkeys(names))
 
 
-def run_config(spec: StudySpec, run, seed: int, test_fraction: float, data_source: list[str], quiet: bool):
-    """The `saltjet.config.RunConfig` of one (run, seed)."""
+def run_config(spec: StudySpec, run, seed: int, test_fraction: float, data_source: list[str], quiet: bool,
+               task: str | None = None):
+    """The `saltjet.config.RunConfig` of one (run, seed) on `task`."""
     from saltjet.config import RunConfig
-    from saltjet.data.features import feature_set
 
-    data = {**DEFAULT_DATA, **spec.data, **run.data, "test_fraction": test_fraction, "path": data_source}
+    shared = sorted(set(run.data) & set(SPLIT_KEYS))
+    if shared:
+        raise ConfigError(f"run {run.name}: {', '.join(shared)} must be set in the study's data, which its runs share")
+    data = {**DEFAULT_DATA, **spec.data, **run.data, "test_fraction": test_fraction, "path": data_source,
+            "task": task}
     name = data.pop("feature_set", None)
     if name:
-        data["features"] = feature_set(name)
+        data["features"] = name
     train = {**DEFAULT_TRAIN, **spec.train, **run.train, "seed": seed, "quiet": quiet}
     return RunConfig.from_dict({"model": run.model, "model_options": dict(run.model_options), "data": data,
                                 "train": train})
 
 
+@dataclasses.dataclass
+class _Task:
+    """One task's jets, cut once (`saltjet.data.pipeline.split_for_run`): `splits` go to every
+    training of the task, `test` to its evaluations and `splits.train` to the physics floor."""
+
+    splits: object  # saltjet.data.pipeline.RunSplits
+    test: object  # ParticleData: the held-out part, or the point clouds' fixed test files
+    test_fraction: float
+
+    @property
+    def n_pool(self) -> int:
+        return len(self.splits.train) + len(self.splits.val) + len(self.splits.test)
+
+
 class _TaskData:
-    """Per-task pool and test jets, relabelled and with derived features, built once and cached."""
+    """Per-task splits of the study's jets, relabelled by the run pipeline, built once and cached."""
 
     def __init__(self, study_data, spec: StudySpec):
         self.study_data, self.spec, self._cache = study_data, spec, {}
-        self.features = feature_names_of(spec)
 
-    def get(self, task: str):
+    def get(self, task: str) -> _Task:
         if task not in self._cache:
-            from saltjet.data.features import add_features
-            from saltjet.data.pipeline import split_data
-            from saltjet.data.tasks import relabel
+            from saltjet.config import DataConfig, build_dataclass
+            from saltjet.data.pipeline import split_for_run
 
-            pool, test = self.study_data.pool, self.study_data.test
-            if pool.kind == "jets":
-                pool = add_features(relabel(pool, task), self.features)
-            split = {**DEFAULT_DATA, **self.spec.data}
-            if test is None:
-                train, _, test = split_data(pool, split["val_fraction"], split["test_fraction"], split["seed"])
-                test_fraction = split["test_fraction"]
-            else:
-                train, _, _ = split_data(pool, split["val_fraction"], 0.0, split["seed"])
-                test_fraction = 0.0
-            self._cache[task] = (pool, train, test, test_fraction)
+            fixed_test = self.study_data.test
+            split = {k: v for k, v in {**DEFAULT_DATA, **self.spec.data}.items() if k in SPLIT_KEYS}
+            test_fraction = split["test_fraction"] if fixed_test is None else 0.0
+            kind_task = task if self.study_data.pool.kind == "jets" else None
+            cfg = build_dataclass(DataConfig, {**split, "test_fraction": test_fraction, "task": kind_task}, "data")
+            splits = split_for_run(cfg, self.study_data.pool)
+            self._cache[task] = _Task(splits, splits.test if fixed_test is None else fixed_test, test_fraction)
         return self._cache[task]
 
 
@@ -256,11 +270,11 @@ def _train_one(job: _Job) -> dict:
     from saltjet.study.evaluation import evaluate_on
     from saltjet.train import train
 
-    pool, _, test, _ = _TASK_DATA.get(job.task)
-    summary = train(job.config, job.run_dir, resume=True, data=pool)
+    task = _TASK_DATA.get(job.task)
+    summary = train(job.config, job.run_dir, resume=True, splits=task.splits)
     if not summary.get("finished", True):
         raise ConfigError(f"training of {job.run_dir} did not finish")
-    report, predictions = evaluate_on(job.run_dir, test)
+    report, predictions = evaluate_on(job.run_dir, task.test)
     save_predictions(job.run_dir / PREDICTIONS_FILE, predictions)
     record = {"summary": summary, "report": report, "run_key": job.key}
     _write_json(job.run_dir / EVAL_FILE, record)
@@ -318,17 +332,19 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
     all_jobs: list[_Job] = []
     pending: list[_Job] = []
     for task in tasks:
-        pool, train_split, test, test_fraction = task_data.get(task)
+        split = task_data.get(task)
+        test, test_fraction = split.test, split.test_fraction
         if task == tasks[0] and ({"attention", "partitions"} & set(spec.figures)):
             from saltjet.study.figures import save_attention_jet
 
             save_attention_jet(out, test)
-        results.setdefault("tasks", {})[task] = {"class_names": list(pool.class_names), "n_train": len(train_split),
-                                                 "n_test": len(test), "n_pool": len(pool)}
+        results.setdefault("tasks", {})[task] = {"class_names": list(test.class_names),
+                                                 "n_train": len(split.splits.train), "n_test": len(test),
+                                                 "n_pool": split.n_pool}
         for run in spec.runs:
             for seed in range(spec.seeds):
                 run_dir = out / "runs" / task / run.name / f"seed{seed}"
-                config = run_config(spec, run, seed, test_fraction, source, quiet)
+                config = run_config(spec, run, seed, test_fraction, source, quiet, task if spec.kind == "jets" else None)
                 job = _Job(len(all_jobs) + 1, task, run, seed, run_dir, config,
                            run_key(config, task, study_data.description))
                 all_jobs.append(job)
@@ -365,8 +381,9 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
         results["notes"].append(f"{len(reused)} of {len(results['runs'])} trainings are the same trainings (config, "
                                 f"task and data) as in the {', '.join(sources)} study, copied from there")
     for task in tasks:
-        pool, train_split, test, test_fraction = task_data.get(task)
-        if spec.floor and pool.kind == "jets":
+        split = task_data.get(task)
+        train_split, test = split.splits.train, split.test
+        if spec.floor and test.kind == "jets":
             for seed in range(spec.seeds):
                 path = out / "floor" / task / f"seed{seed}.json"
                 split = {k: v for k, v in {**DEFAULT_DATA, **spec.data}.items() if k in DEFAULT_DATA}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from saltjet.data.particles import CORE_FEATURES  # noqa: F401  (defined once, with ParticleData)
 from saltjet.errors import ConfigError
-
-CORE_FEATURES = ["pt", "eta_rel", "phi_rel"]
 
 
 def select_extras(features, available: list[str], fmt: str) -> list[str]:
