@@ -61,6 +61,7 @@ class ExportOptions:
 
     opset: int = DEFAULT_OPSET
     exporter: str = "torchscript"
+    with_sort: bool = False  # `export_run`: the run's particle sort inside the graph too
 
 
 def _metadata(model: torch.nn.Module, info: RunInfo | None) -> dict[str, str]:
@@ -83,6 +84,14 @@ def _metadata(model: torch.nn.Module, info: RunInfo | None) -> dict[str, str]:
     if info is not None:
         meta.update(class_names=json.dumps(info.class_names), feature_names=json.dumps(info.feature_names),
                     sort_key=info.sort_by)
+    inputs = getattr(model, "input_names", None)  # a PhysicalInputTagger (`export_run`)
+    if inputs is not None:
+        meta["input_features"] = json.dumps(inputs)
+        meta["inputs"] = (f"x (B, n, {len(inputs)}) float32 physical columns {', '.join(inputs)} (pT in GeV, "
+                          "eta and phi relative to the jet axis, e = energy in GeV); mask (B, n) bool, True = real "
+                          "particle; the features in feature_names are computed inside the graph")
+        if model.sort_by is not None:
+            meta["sorting"] = f"inside the graph (by {model.sort_by}, padding last): particles may come in any order"
     return meta
 
 
@@ -128,7 +137,6 @@ def _check_graph(proto, model: torch.nn.Module, meta: dict[str, str]) -> None:
     PyTorch on a sample batch (random jets plus garbage padding); nothing is written otherwise."""
     ort = require("onnxruntime", extra="export", purpose="checking the exported graph")
 
-    from saltjet.bench import random_jets
     from saltjet.models.layers import output_size
 
     def dims(value_info) -> list:
@@ -138,12 +146,12 @@ def _check_graph(proto, model: torch.nn.Module, meta: dict[str, str]) -> None:
     n_out = output_size(int(meta["n_classes"]))
     if "class_names" in meta and len(json.loads(meta["class_names"])) != int(meta["n_classes"]):
         raise DataError("cannot export: metadata class_names do not match n_classes")
-    expected = {"x": [x_dims[1:], [int(meta["n_particles"]), int(meta["n_features"])]], "logits": [out_dims[1:], [n_out]]}
+    n_inputs = len(json.loads(meta["input_features"])) if "input_features" in meta else int(meta["n_features"])
+    expected = {"x": [x_dims[1:], [int(meta["n_particles"]), n_inputs]], "logits": [out_dims[1:], [n_out]]}
     for name, (got, want) in expected.items():
         if any(isinstance(g, int) and g and g != w for g, w in zip(got, want)) or len(got) != len(want):
             raise DataError(f"cannot export: graph {name} has shape {got}, the metadata say {want}")
-    c = model.config
-    x, mask = random_jets(8, c.n_particles, c.n_features, seed=1)
+    x, mask = _sample_jets(model, 8, seed=1)
     x = x.masked_fill(~mask.unsqueeze(-1), float("nan"))  # padding is ignored, whatever it holds
     with torch.no_grad():
         expected_logits = model(x, mask).numpy()
@@ -173,10 +181,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, info: RunInfo | None =
         raise ConfigError(f"opset must be between 7 and 23, got {options.opset}")
     model = model.to("cpu").eval()
     check_exportable(model, info)
-    c = model.config
-    from saltjet.bench import random_jets
-
-    x, mask = random_jets(2, c.n_particles, c.n_features, seed=0)
+    x, mask = _sample_jets(model, 2, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecation and tracer notes from torch.onnx
         if options.exporter == "torchscript":
@@ -211,8 +216,21 @@ def export_run(run_dir: str | Path, onnx_path: str | Path, options: ExportOption
     """Load a run directory (`saltjet.run.load_run`) and export its model to `onnx_path`."""
     from saltjet.run import load_run
 
+    from saltjet.models.inputs import physical_model
+
     model, info = load_run(run_dir)
+    model = physical_model(model, info, with_sort=bool(options and options.with_sort))
     return export_onnx(model, onnx_path, info, options)
+
+
+def _sample_jets(model: torch.nn.Module, batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs to trace and check `model` with: physical jets for a `PhysicalInputTagger`
+    (`example_inputs`), else `saltjet.bench.random_jets` with the model's n_features."""
+    if hasattr(model, "example_inputs"):
+        return model.example_inputs(batch, seed)
+    from saltjet.bench import random_jets
+
+    return random_jets(batch, model.config.n_particles, model.config.n_features, seed=seed)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

@@ -6,7 +6,8 @@ import argparse
 
 from saltjet.cli import positive_int
 
-HELP = "export a run's model to ONNX: physical features in, logits out, dynamic batch, metadata inside"
+HELP = ("export a run's model to ONNX: physical particles in (derived features computed inside), logits out, "
+        "dynamic batch, metadata inside")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,13 +16,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default 18)")
     p.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript",
                    help="torch.onnx exporter (default torchscript: fast and quiet; dynamo: torch.export + onnxscript)")
+    p.add_argument("--with-sort", action="store_true",
+                   help="put the run's particle sort (kT by default) inside the graph, so particles may come in any order")
 
 
 def run(args: argparse.Namespace) -> int:
     from saltjet.export import DEFAULT_OPSET, ExportOptions, export_run, read_metadata
 
-    path = export_run(args.run, args.onnx, ExportOptions(opset=args.opset or DEFAULT_OPSET, exporter=args.exporter))
+    import json
+
+    options = ExportOptions(opset=args.opset or DEFAULT_OPSET, exporter=args.exporter, with_sort=args.with_sort)
+    path = export_run(args.run, args.onnx, options)
     meta = read_metadata(path)
-    print(f"wrote {path}: model {meta['model']}, n={meta['n_particles']}, sort particles by "
-          f"{meta.get('sort_key', 'kt')} (padding last) before calling it")
+    inputs = json.loads(meta.get("input_features", meta.get("feature_names", "[]")))
+    order = ("particles in any order (sorted inside)" if args.with_sort else
+             f"particles sorted by {meta.get('sort_key', 'kt')} (padding last)")
+    print(f"wrote {path}: model {meta['model']}, n={meta['n_particles']}; inputs x (B, {meta['n_particles']}, "
+          f"{len(inputs)}) = {', '.join(inputs)} and mask (B, {meta['n_particles']}), {order}")
     return 0
