@@ -21,6 +21,7 @@ COMMANDS = {
     "generate": "saltjet.cli.generate",
     "inspect": "saltjet.cli.inspect",
     "evaluate": "saltjet.cli.evaluate",
+    "predict": "saltjet.cli.predict",
     "study": "saltjet.cli.study",
     "plot": "saltjet.cli.plot",
     "export": "saltjet.cli.export",
