@@ -170,3 +170,47 @@ def plot_evaluation(report: Mapping, predictions: Mapping, out_dir: str | Path, 
         paths += plot_accuracy_vs_multiplicity({label: report}, out_dir / "accuracy_vs_multiplicity")
     paths += plot_confusion_matrix(report, out_dir / "confusion_matrix", title=label)
     return paths
+
+
+def plot_training_curves(history: list[Mapping], stem: str | Path, title: str | None = None,
+                         auc_label: str = "AUC") -> list[Path]:
+    """Loss, accuracy and AUC per epoch of one training run (the records of its metrics.jsonl),
+    training and validation side by side; the best epoch (lowest validation loss) is marked.
+
+    Args:
+        history: [{epoch, train_loss, val_loss, train_accuracy, val_accuracy, val_auc, best, ...}];
+            a missing or null value leaves a gap. Training AUC is drawn only if the records hold it.
+        stem: output path without extension.
+        title: figure title (e.g. the model and run name).
+        auc_label: y-axis label of the AUC panel (e.g. "AUC (macro, one-vs-rest)").
+    """
+
+    def series(key: str) -> np.ndarray:
+        return np.array([np.nan if r.get(key) is None else float(r[key]) for r in history])
+
+    epochs = np.array([int(r["epoch"]) for r in history])
+    best = [int(r["epoch"]) for r in history if r.get("best")]
+    panels = [("loss", "Loss (cross-entropy)"), ("accuracy", "Accuracy"), ("auc", auc_label)]
+    with _style():
+        fig = _new_figure(figsize=(20, 6.5))
+        axes = fig.subplots(1, 3)
+        for ax, (key, ylabel) in zip(axes, panels):
+            drawn = False
+            for prefix, name, style, colour in (("train", "Training", "-", "C0"), ("val", "Validation", "--", "C1")):
+                values = series(f"{prefix}_{key}")
+                if np.isfinite(values).any():  # the same colour for a split in every panel
+                    ax.plot(epochs, values, linestyle=style, marker="o", markersize=4, color=colour, label=name)
+                    drawn = True
+            if best:
+                ax.axvline(best[-1], color="grey", linestyle=":", linewidth=1.5, label=f"best epoch ({best[-1]})")
+            if not drawn:
+                ax.text(0.5, 0.5, "not recorded", transform=ax.transAxes, ha="center", va="center", color="grey")
+            ax.set_xlabel("Epoch")
+            ax.set_ylabel(ylabel)
+            ax.set_xlim(0.5, max(epochs.max(), 1) + 0.5)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            if drawn or best:
+                ax.legend(fontsize="small", loc="best")
+        if title:
+            fig.suptitle(title, fontsize="medium")
+        return save_figure(fig, stem)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from saltjet import distributed, run
+from saltjet import distributed, run, training_log
 from saltjet.config import RunConfig
 from saltjet.data.particles import ParticleData
 from saltjet.data.pipeline import (JetTensors, PreparedSplits, RunSplits, build_splits, epoch_batches, epoch_seed,
@@ -125,6 +125,7 @@ def train(config: RunConfig, out_dir: str | Path, resume: bool = False, *, data:
             torch.set_num_threads(config.train.num_threads)
         return _train(config, Path(out_dir), resume, ctx, data, val_data, stop_after, log, splits)
     finally:
+        training_log.close(out_dir)
         torch.set_num_threads(threads)
         distributed.cleanup(ctx)
 
@@ -209,6 +210,7 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log, run_splits
         model.load_state_dict(best_weights)
         run.save_model(out, model, info)
         run.write_jsonl(out / run.METRICS_FILE, state.history)
+        training_log.write_csv(out, state.history)
         run.write_json(out / run.SUMMARY_FILE, summary)
         say(f"best epoch {stopper.best_epoch + 1}: val loss {stopper.best_loss:.4f}"
             + (" (stopped early)" if stopper.should_stop and epoch < tc.epochs else "") + f"; run written to {out}")
@@ -376,6 +378,7 @@ def _save_epoch(out, model, optimizer, best_weights, stopper, state, config, imp
             "config": config.to_dict()}
     run.save_checkpoint(out / run.STATE_FILE, tensors, meta)
     run.write_jsonl(out / run.METRICS_FILE, state.history)
+    training_log.log_epoch(out, state.history)  # metrics.csv, and TensorBoard when installed
 
 
 def _run_info(config: RunConfig, model, splits: PreparedSplits, ctx) -> run.RunInfo:
