@@ -116,6 +116,11 @@ class TrainConfig:
         lr: Adam learning rate. weight_decay: Adam L2 weight decay.
         lr_schedule: "none", "cosine" (to 0 over `epochs`) or "step" (× `lr_gamma` every
             `lr_step_epochs`).
+        warmup_epochs: linear warm-up over the first epochs (epoch k of w runs at lr·(k+1)/w);
+            the schedule then runs over the remaining epochs.
+        bucket_batches: cut each epoch's batches from multiplicity-sorted chunks
+            (`saltjet.data.buckets`), so that a batch costs about its own jets' multiplicity
+            instead of n slots. Measured in `benchmarks/bench_train.py`.
         patience: stop after this many epochs without a lower validation loss (0 = never); the
             best epoch's weights are restored and saved.
         min_delta: improvement smaller than this does not count.
@@ -135,6 +140,8 @@ class TrainConfig:
     lr_schedule: str = "none"
     lr_step_epochs: int = 10
     lr_gamma: float = 0.5
+    warmup_epochs: int = 0
+    bucket_batches: bool = False
     patience: int = 40
     min_delta: float = 0.0
     seed: int = 0
@@ -164,6 +171,8 @@ class TrainConfig:
         _check_number(self.weight_decay, "train.weight_decay", 0.0, MAX_LR)
         _check_number(self.min_delta, "train.min_delta", 0.0, math.inf)
         _check_number(self.lr_gamma, "train.lr_gamma", 0.0, MAX_LR, low_open=True)
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ConfigError(f"train.warmup_epochs must be in 0..epochs-1, got {self.warmup_epochs}")
         _check_choice(self.lr_schedule, LR_SCHEDULES, "train.lr_schedule")
         _check_choice(self.device, DEVICES, "train.device")
         _check_choice(self.amp_dtype, AMP_DTYPES, "train.amp_dtype")
@@ -179,8 +188,12 @@ class TrainConfig:
         """Learning rate of epoch `epoch` (0-based): a pure function, so resuming needs no scheduler state."""
         import math
 
+        warm = self.warmup_epochs
+        if epoch < warm:
+            return self.lr * (epoch + 1) / warm
+        epoch -= warm
         if self.lr_schedule == "cosine":
-            return self.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / (self.epochs - warm)))
         if self.lr_schedule == "step":
             return self.lr * self.lr_gamma ** (epoch // self.lr_step_epochs)
         return self.lr

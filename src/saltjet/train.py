@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from saltjet import distributed, run, training_log
 from saltjet.config import RunConfig
+from saltjet.data.buckets import bucketed_batches
 from saltjet.data.particles import ParticleData
 from saltjet.data.pipeline import (JetTensors, PreparedSplits, RunSplits, build_splits, epoch_batches, epoch_seed,
                                    eval_shard)
@@ -178,7 +179,7 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log, run_splits
         torch.manual_seed(epoch_seed(tc.seed, epoch) + ctx.rank)  # dropout stream of this epoch
         t0 = time.perf_counter()
         tr = _train_epoch(net, optimizer, scaler, autocast, train_set, batch_size, tc.seed, epoch, ctx, quiet,
-                          f"epoch {epoch + 1}/{tc.epochs}")
+                          f"epoch {epoch + 1}/{tc.epochs}", tc.bucket_batches)
         val = _validate(model, val_set, autocast, ctx)
         _check_finite(tr.loss, val["val_loss"], epoch, lr, out, state.next_epoch)
         improved = stopper.update(val["val_loss"], epoch)
@@ -221,9 +222,12 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log, run_splits
 
 
 def _train_epoch(net, optimizer, scaler, autocast, data: JetTensors, batch_size, seed, epoch, ctx, quiet,
-                 desc) -> EpochResult:
+                 desc, bucket: bool = False) -> EpochResult:
     net.train()
-    batches = epoch_batches(len(data), batch_size, seed, epoch, ctx.rank, ctx.world_size)
+    if bucket:
+        batches = bucketed_batches(data.lengths, batch_size, seed, epoch, ctx.rank, ctx.world_size)
+    else:
+        batches = epoch_batches(len(data), batch_size, seed, epoch, ctx.rank, ctx.world_size)
     n_local = sum(len(b) for b in batches)
     loss_sum = torch.zeros((), dtype=torch.float64, device=ctx.device)
     correct = torch.zeros((), dtype=torch.int64, device=ctx.device)
@@ -268,14 +272,22 @@ def _train_epoch(net, optimizer, scaler, autocast, data: JetTensors, batch_size,
 @torch.no_grad()
 def predict_logits(model, data: JetTensors, index: torch.Tensor, device, autocast=nullcontext,
                    batch_size: int = EVAL_BATCH) -> torch.Tensor:
-    """Logits (len(index), out) on CPU float32 for the jets at `index`, in eval mode."""
+    """Logits (len(index), out) on CPU float32 for the jets at `index`, in eval mode.
+
+    Jets run in multiplicity order, so each batch drops its all-padding slots (the model trims
+    them); the logits come back in the order of `index`.
+    """
     model.eval()
+    by_length = torch.argsort(data.lengths[index.to(data.lengths.device)].cpu(), stable=True)
     out = []
-    for chunk in torch.split(index, batch_size):
+    for chunk in torch.split(index[by_length], batch_size):
         x, mask, _ = data.batch(chunk, device)
         with autocast():
             out.append(model(x, mask).float().cpu())
-    return torch.cat(out) if out else torch.zeros(0, 1)
+    if not out:
+        return torch.zeros(0, 1)
+    logits = torch.cat(out)
+    return logits[torch.argsort(by_length)]
 
 
 def _validate(model, data: JetTensors, autocast, ctx) -> dict:

@@ -61,6 +61,11 @@ class JetTensors:
     def __len__(self) -> int:
         return len(self.y)
 
+    @property
+    def lengths(self) -> torch.Tensor:
+        """(N,) int64 real particles per jet."""
+        return self.mask.sum(dim=1)
+
     @classmethod
     def from_data(cls, data: ParticleData) -> "JetTensors":
         return cls(torch.from_numpy(np.ascontiguousarray(data.x, dtype=np.float32)),

@@ -174,7 +174,6 @@ class PartitionedAttention(_MultiHead):
         self.partitions = partitions
         self.block = math.ceil(n_particles / partitions)
         self.n_particles = n_particles
-        self.pad = partitions * self.block - n_particles
         std = 1.0 / math.sqrt(self.block)
         self.key_collapse = nn.Parameter(torch.randn(n_heads, partitions, self.block) * std)
         self.value_collapse = nn.Parameter(torch.randn(n_heads, partitions, self.block) * std)
@@ -184,14 +183,19 @@ class PartitionedAttention(_MultiHead):
         """k, v: (B, H, n, dh), mask (B, n) -> K̃, Ṽ (B, H, p, dh), padded slots excluded."""
         b, h, n, dh = k.shape
         kv = torch.stack([k, v]).masked_fill(~mask[None, :, None, :, None], 0.0)
-        kv = F.pad(kv, (0, 0, 0, self.pad)).view(2, b, h, self.partitions, self.block, dh)
+        kv = F.pad(kv, (0, 0, 0, self.padding(n))).view(2, b, h, self.partitions, self.block, dh)
         weights = torch.stack([self.key_collapse, self.value_collapse])
         collapsed = torch.einsum("sbhpld,shpl->sbhpd", kv, weights)
         return collapsed[0], collapsed[1]
 
+    def padding(self, n: int) -> int:
+        """Zero slots that complete n ≤ n_particles slots to p·L (the last partitions may be cut short
+        when trailing all-padding slots were trimmed: `saltjet.models.layers.trim_padding`)."""
+        return self.partitions * self.block - n
+
     def occupied(self, mask: torch.Tensor) -> torch.Tensor:
         """mask (B, n) -> (B, p) bool: partitions holding at least one real particle."""
-        return F.pad(mask, (0, self.pad)).view(mask.shape[0], self.partitions, self.block).any(dim=-1)
+        return F.pad(mask, (0, self.padding(mask.shape[1]))).view(mask.shape[0], self.partitions, self.block).any(dim=-1)
 
     def logits(self, h: torch.Tensor, mask: torch.Tensor, convolve: bool = True) -> torch.Tensor:
         """Attention logits before the softmax, (B, H, n, p); for inspection and plots."""
@@ -263,8 +267,9 @@ class LinformerAttention(_MultiHead):
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         q, k, v = self.split_qkv(zero_padded_rows(h, mask))  # zero keys/values at padded slots
-        k_tilde = torch.einsum("bhnd,hnk->bhkd", k, self.key_proj)
-        v_tilde = torch.einsum("bhnd,hnk->bhkd", v, self.value_proj)
+        n = k.shape[2]  # n ≤ n_particles: trailing all-padding slots may have been trimmed
+        k_tilde = torch.einsum("bhnd,hnk->bhkd", k, self.key_proj[:, :n])
+        v_tilde = torch.einsum("bhnd,hnk->bhkd", v, self.value_proj[:, :n])
         attn = torch.softmax((q @ k_tilde.transpose(-1, -2)) * (self.d_head**-0.5), dim=-1)
         return self.merge_heads(self.attn_drop(attn) @ v_tilde)
 

@@ -93,6 +93,26 @@ def no_jet_nan(logits: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> tor
     return logits.masked_fill(~answerable.unsqueeze(-1), float("nan"))
 
 
+def trim_padding(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the trailing slots that are padding in every jet of the batch.
+
+    Exact: a slot that holds no real particle in any jet changes no output (every layer masks it,
+    and SAL-T's partitions and Linformer's projections are indexed by slot position from the
+    front). With the pipeline's padding-last order a batch shrinks to its longest jet, so a batch
+    of jets with similar multiplicities (`saltjet.data.buckets`) costs O(n_max) instead of O(n).
+
+    Args:
+        x: (B, n, F); mask: (B, n) bool.
+    Returns:
+        x (B, n', F), mask (B, n') with n' = 1 + the last slot that is real in some jet (views).
+    """
+    used = mask.any(dim=0)
+    n_used = int(used.nonzero().max()) + 1 if bool(used.any()) else mask.shape[1]
+    if n_used == mask.shape[1]:
+        return x, mask
+    return x[:, :n_used], mask[:, :n_used]
+
+
 class InputScaler(nn.Module):
     """x' = (x − center) / scale per feature, with the fitted numbers stored as buffers.
 

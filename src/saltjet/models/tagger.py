@@ -27,6 +27,7 @@ from saltjet.models.layers import (
     is_tracing,
     masked_pool,
     no_jet_nan,
+    trim_padding,
 )
 
 
@@ -131,10 +132,13 @@ class JetTagger(nn.Module):
         particle slots (B·n), so that the (block, n, d) activations stay in cache. Jets are
         independent, so the logits are the same as in one pass. `benchmarks/bench_models.py` gave
         SAL-T at n=1024, batch 1024 about 2x faster this way; on GPUs the whole batch runs at once.
+        In eager mode, trailing slots that are padding in every jet are dropped first
+        (`trim_padding`: exact, and what makes multiplicity-bucketed training batches cheap).
         """
         if not is_tracing():
             x, mask = check_inputs(x, mask, self.config.n_features,
                                    self.config.n_particles if self.position_dependent else None, self.scaler.center.dtype)
+            x, mask = trim_padding(x, mask)
             block = max(1, self.inference_block_slots // x.shape[1])
             if x.shape[0] > block and x.device.type == "cpu" and not torch.is_grad_enabled():
                 return torch.cat([self.classify(x[i : i + block], mask[i : i + block]) for i in range(0, len(x), block)])
