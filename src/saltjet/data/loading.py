@@ -15,7 +15,7 @@ from pathlib import Path
 from saltjet.data.particles import ParticleData
 from saltjet.data.readers import READERS, get_reader
 from saltjet.data.readers.files import HDF5_MAGIC, ROOT_MAGIC, ZIP_MAGIC, file_kind, require_regular, starts_with
-from saltjet.data.readers.screening import check_nonfinite_policy
+from saltjet.data.readers.screening import check_label_policy, check_nonfinite_policy
 from saltjet.errors import ConfigError, DataError
 
 _GLOB_CHARS = set("*?[")
@@ -127,7 +127,7 @@ def resolve(path_or_glob, format: str = "auto") -> tuple[str, list[Path]]:
     return formats[0], sorted(chosen)
 
 
-def _reader_options(fmt: str, read, max_jets, n_particles, features, quiet, on_nonfinite,
+def _reader_options(fmt: str, read, max_jets, n_particles, features, quiet, on_nonfinite, labels,
                     options) -> tuple[dict, bool]:
     """Keyword arguments for `read`, mapping the common options onto the reader's signature.
 
@@ -139,6 +139,8 @@ def _reader_options(fmt: str, read, max_jets, n_particles, features, quiet, on_n
         kwargs["quiet"] = quiet
     if "on_nonfinite" in params:
         kwargs["on_nonfinite"] = on_nonfinite
+    if "labels" in params:  # formats without the option (ModelNet: folder names) always have labels
+        kwargs["labels"] = labels
     if features is not None:
         if "features" not in params:
             raise ConfigError(f"the {fmt} format has no feature selection")
@@ -158,7 +160,8 @@ def _reader_options(fmt: str, read, max_jets, n_particles, features, quiet, on_n
 
 
 def load(path_or_glob, format: str = "auto", max_jets: int | None = None, n_particles: int | None = None,
-         features=None, quiet: bool = False, on_nonfinite: str = "raise", **options) -> ParticleData:
+         features=None, quiet: bool = False, on_nonfinite: str = "raise", labels: str = "required",
+         **options) -> ParticleData:
     """Read jets (or point clouds) from published data files.
 
     Args:
@@ -174,9 +177,14 @@ def load(path_or_glob, format: str = "auto", max_jets: int | None = None, n_part
         quiet: hide the progress bar (shown on stderr while reading by default).
         on_nonfinite: jets with a NaN/inf value: "raise" (default, `DataError` with their count) or
             "drop" (skipped, counted in a `ReaderWarning`). ModelNet meshes follow `on_error`.
+        labels: "required" (default: what training and evaluation need; a file without labels is
+            refused, a jet without exactly one label is skipped and counted) or "optional" (for
+            scoring: every jet keeps its row, y = -1 where it has no label; class names come from
+            the file's label columns, else the format's own, none for JetClass).
         **options: passed to the reader (e.g. chunk_size, or split="test" for modelnet).
     Returns:
-        ParticleData with x (N, n, F) float32 physical features, mask (N, n), y (N,), class_names.
+        ParticleData with x (N, n, F) float32 physical features, mask (N, n), y (N,), class_names,
+        and jet_columns (jet_eta, jet_phi) where the format gives them.
     Raises:
         DataError for missing/unreadable files, unknown layouts or data that cannot mean anything
         (integer or string kinematics, object columns, links out of the file), ConfigError for bad
@@ -188,10 +196,11 @@ def load(path_or_glob, format: str = "auto", max_jets: int | None = None, n_part
                                   or value < 1):
             raise ConfigError(f"{name} must be a whole number ≥ 1, got {value!r}")
     check_nonfinite_policy(on_nonfinite)
+    check_label_policy(labels)
     fmt, paths = resolve(path_or_glob, format)
     reader = get_reader(fmt)
     kwargs, cut_after = _reader_options(fmt, reader.read, max_jets, n_particles, features, quiet, on_nonfinite,
-                                        options)
+                                        labels, options)
     data = reader.read(paths, **kwargs)
     if cut_after and len(data) > max_jets:
         data = data.subset(slice(0, max_jets))

@@ -7,7 +7,9 @@ part_d0val, by branch name), and the label_* branches, which mix float, bool and
 Choices:
 - Class names come from the label branches, in JetClass order: QCD, Hbb, Hcc, Hgg, H4q, Hqql, Zqq,
   Wqq, Tbqq, Tbl (any other label_* branch follows, sorted). All files read together must agree.
-- A jet needs exactly one label set; others are skipped with a counted warning.
+- A jet needs exactly one label set; others are skipped with a counted warning. With
+  `labels="optional"` they are kept with y = -1, and files without label_* branches are read.
+- jet_columns: the file's jet_eta and jet_phi branches, when present.
 - mask = real particle = slot < the jet's particle count; particles stay in file order.
 - Jets are padded to `n_particles` (default 128); a jet with more particles keeps its
   highest-pT ones, in file order (counted warning).
@@ -27,7 +29,7 @@ from saltjet.data.particles import ParticleData
 from saltjet.data.readers.collect import JetCollector
 from saltjet.data.readers.features import CORE_FEATURES, select_extras
 from saltjet.data.readers.files import ROOT_MAGIC, one_line, require_file, starts_with
-from saltjet.data.readers.screening import one_hot_labels
+from saltjet.data.readers.screening import missing_labels, one_hot_labels
 from saltjet.errors import DataError
 
 FORMAT = "jetclass"
@@ -36,10 +38,12 @@ CLASS_ORDER = ["QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", 
 CORE_BRANCHES = ["part_px", "part_py", "part_deta", "part_dphi"]
 DEFAULT_N_PARTICLES = 128
 CHUNK_SIZE = 20_000
+JET_BRANCHES = ["jet_eta", "jet_phi"]  # passed through as jet_columns when the file has them
 
 
 def sniff(path) -> bool:
-    """True for a ROOT file with a TTree "tree" holding part_px and at least one label_* branch."""
+    """True for a ROOT file with a TTree "tree" holding part_px (label_* branches may be absent: the
+    reader refuses such a file unless labels are optional)."""
     if not starts_with(path, ROOT_MAGIC):
         return False
     try:
@@ -47,7 +51,7 @@ def sniff(path) -> bool:
 
         with uproot.open(path) as f:
             keys = f[TREE].keys()
-        return "part_px" in keys and any(k.startswith("label_") for k in keys)
+        return "part_px" in keys
     except Exception:  # an unreadable file, or uproot missing: not this format
         return False
 
@@ -126,7 +130,8 @@ def padded(array, width: int) -> np.ndarray:
 
 
 def _read_chunk(arrays, labels: list[str], extras: list[str], path: Path):
-    """x (c, m, F) with m the chunk's largest multiplicity, mask (c, m), finite, labelled, y."""
+    """x (c, m, F) with m the chunk's largest multiplicity, mask (c, m), finite, labelled, y (labelled
+    all False when there are no `labels`)."""
     from saltjet.extras import require
 
     ak = require("awkward", extra="formats", purpose="reading JetClass ROOT files")
@@ -140,14 +145,18 @@ def _read_chunk(arrays, labels: list[str], extras: list[str], path: Path):
     columns = [np.hypot(px, py), deta, dphi] + [padded(arrays[b], width) for b in extras]
     x = np.stack(columns, axis=-1)
     mask = np.arange(width)[None, :] < counts[:, None]
-    onehot = np.stack([ak.to_numpy(arrays[b]).astype(np.float64) for b in labels], axis=1)
     finite = np.isfinite(x).all(axis=(1, 2))
-    y, labelled = one_hot_labels(onehot)
+    if labels:
+        y, labelled = one_hot_labels(np.stack([ak.to_numpy(arrays[b]).astype(np.float64) for b in labels], axis=1))
+    else:
+        y, labelled = np.full(len(x), -1, np.int64), np.zeros(len(x), bool)
     return x.astype(np.float32), mask, finite, labelled, y
 
 
 def _read_file(path: Path, extras, n_particles: int, chunk_size: int, collector: JetCollector,
-               class_branches: list[str] | None) -> list[str]:
+               class_branches: list[str] | None) -> list[str] | None:
+    """Read one file; returns its label branches (those of the first labelled file must match; a file
+    without any is read only when labels are optional, and returns `class_branches`)."""
     report = collector.file_report(path)
     report.n_slots = n_particles
     f, tree = _open_tree(path)
@@ -157,28 +166,50 @@ def _read_file(path: Path, extras, n_particles: int, chunk_size: int, collector:
         if missing:
             raise DataError(f"{path}: no branch {', '.join(missing)} in {TREE!r}")
         labels = label_branches(keys)
-        if not labels:
-            raise DataError(f"{path}: no label_* branches in {TREE!r}")
-        if class_branches is not None and labels != class_branches:
+        if not labels and collector.labels != "optional":
+            raise missing_labels(path, f"no label_* branches in {TREE!r}")
+        report.has_labels = bool(labels)
+        if labels and class_branches is not None and labels != class_branches:
             raise DataError(f"{path}: label branches differ from the first file's "
                             f"({', '.join(labels)} vs {', '.join(class_branches)})")
         _check_branches(tree, extras, labels, path)
+        jet_branches = [b for b in JET_BRANCHES if b in keys and _is_scalar_number(tree, b)]
         try:
-            for arrays in tree.iterate(CORE_BRANCHES + extras + labels, step_size=chunk_size, library="ak"):
+            for arrays in tree.iterate(CORE_BRANCHES + extras + labels + jet_branches, step_size=chunk_size,
+                                       library="ak"):
                 x, mask, finite, labelled, y = _read_chunk(arrays, labels, extras, path)
                 keep = report.screen(finite, labelled, mask.sum(axis=1))
-                if collector.add_fitted(x[keep], mask[keep], y[keep], n_particles, report):
+                y = report.label_values(y, labelled)
+                jets = {b: _flat(arrays[b])[keep] for b in jet_branches}
+                if collector.add_fitted(x[keep], mask[keep], y[keep], n_particles, report, jets):
                     break
         except DataError:
             raise
         except Exception as e:
             raise DataError(f"{path}: cannot read {TREE!r} (truncated or wrong types?): {one_line(e)}") from None
     report.finish()
-    return labels
+    return labels or class_branches
+
+
+def _is_scalar_number(tree, name: str) -> bool:
+    """True for a flat (one value per entry) numeric branch."""
+    try:
+        return str(tree[name].typename).strip() in _FLOAT_TYPES | _INT_TYPES
+    except Exception:  # unreadable type: not passed through
+        return False
+
+
+def _flat(array) -> np.ndarray:
+    """A flat awkward array of numbers as float64 numpy."""
+    from saltjet.extras import require
+
+    ak = require("awkward", extra="formats", purpose="reading JetClass ROOT files")
+    return np.asarray(ak.to_numpy(array), dtype=np.float64)
 
 
 def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, features=None,
-         chunk_size: int = CHUNK_SIZE, quiet: bool = False, on_nonfinite: str = "raise") -> ParticleData:
+         chunk_size: int = CHUNK_SIZE, quiet: bool = False, on_nonfinite: str = "raise",
+         labels: str = "required") -> ParticleData:
     """Read JetClass ROOT files.
 
     Args:
@@ -190,9 +221,12 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
         quiet: no progress bar.
         on_nonfinite: "raise" (default: `DataError` counting the jets with NaN/inf values) or
             "drop" (skip them, counted warning).
+        labels: "required" (default: a file without label_* branches is refused, jets without
+            exactly one label set are skipped, counted) or "optional" (such jets are kept with y = -1;
+            no file with labels: no class names).
     Returns:
         ParticleData: x (N, n, 3 + extras) float32 (pT, Δη, Δφ, ...), mask (N, n), y (N,) into the
-        class names of the label branches.
+        class names of the label branches, jet_columns jet_eta, jet_phi (the file's branches).
     """
     paths = [require_file(p, FORMAT) for p in paths]
     f, tree = _open_tree(paths[0])
@@ -200,11 +234,11 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
         available = [k for k in tree.keys() if k.startswith("part_") and k not in CORE_BRANCHES]
     extras = select_extras(features, available, FORMAT)
     n = n_particles or DEFAULT_N_PARTICLES
-    collector = JetCollector(FORMAT, max_jets, None, quiet, on_nonfinite)
+    collector = JetCollector(FORMAT, max_jets, None, quiet, on_nonfinite, labels)
     labels = None
     for path in paths:
         if collector.full:
             break
         labels = _read_file(path, extras, n, chunk_size, collector, labels)
-    class_names = [b.removeprefix("label_") for b in labels]
+    class_names = [b.removeprefix("label_") for b in labels or []]
     return collector.result(class_names, CORE_FEATURES + extras)

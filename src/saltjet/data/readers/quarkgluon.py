@@ -15,7 +15,10 @@ Choices:
   arrays (pickles) are refused, and so is a declared shape larger than the stored bytes (a
   corrupt header must not allocate memory). Arrays are loaded with `allow_pickle=False`.
 - `X` must hold floats (integer rapidity/φ would be rounded) and `y` numbers; a negative pT
-  becomes padding and is counted in the file's warning.
+  becomes padding and is counted in the file's warning. With `labels="optional"` a file without
+  `y` is read too; its jets get y = -1.
+- jet_columns: jet_eta, jet_phi of the four-vector sum of the constituents, taken as massless
+  (E = pT cosh y, pz = pT sinh y), all particles of the file before truncation.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from saltjet.data.readers.files import (
     require_numeric,
     starts_with,
 )
+from saltjet.data.readers.screening import missing_labels
 from saltjet.errors import DataError
 
 FORMAT = "quarkgluon"
@@ -46,13 +50,14 @@ CHUNK_SIZE = 20_000
 
 
 def sniff(path) -> bool:
-    """True for a `.npz` (zip) archive holding `X.npy` and `y.npy`."""
+    """True for a `.npz` (zip) archive holding `X.npy` (labels `y.npy` may be absent: the reader
+    refuses such a file unless labels are optional)."""
     if not starts_with(path, ZIP_MAGIC):
         return False
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
-        return {"X.npy", "y.npy"} <= names
+        return "X.npy" in names
     except Exception:  # an unreadable file is simply not this format
         return False
 
@@ -102,26 +107,46 @@ def check_members(path: Path, names=("X", "y")) -> None:
                                 f"{info.file_size} bytes (corrupt file?)")
 
 
-def _load_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _load_arrays(path: Path, optional: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """X and y (None when the file has no y and labels are `optional`)."""
     if not starts_with(path, ZIP_MAGIC):
         raise DataError(f"{path}: not an .npz archive")
     try:
-        check_members(path)
+        with zipfile.ZipFile(path) as z:
+            has_y = "y.npy" in z.namelist()
+        if not has_y and not optional:
+            raise missing_labels(path, "no array y")
+        names = ("X", "y") if has_y else ("X",)
+        check_members(path, names)
         with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in ("X", "y") if k not in npz.files]
+            missing = [k for k in names if k not in npz.files]
             if missing:
                 raise DataError(f"{path}: no array {', '.join(missing)} (not an EnergyFlow QG file)")
-            return npz["X"], npz["y"]
+            return npz["X"], (npz["y"] if "y" in names else None)
     except DataError:
         raise
     except Exception as e:
         raise DataError(f"{path}: cannot read .npz (truncated or corrupt?): {one_line(e)}") from None
 
 
+def jet_direction(pt: np.ndarray, rap: np.ndarray, phi: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudorapidity and φ (c,) of the four-vector sum of massless constituents (c, M) given by
+    pT, rapidity and φ (for a massless particle rapidity = pseudorapidity)."""
+    from saltjet.data.kinematics import pt_eta_phi
+
+    w = np.where(mask, pt, 0.0)
+    _, eta, jet_phi = pt_eta_phi((w * np.cos(phi)).sum(axis=1), (w * np.sin(phi)).sum(axis=1),
+                                 (w * np.sinh(np.where(mask, rap, 0.0))).sum(axis=1))
+    return eta, jet_phi
+
+
 def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_size: int,
                collector: JetCollector) -> None:
     report = collector.file_report(path)
-    X, labels = _load_arrays(path)
+    X, labels = _load_arrays(path, collector.labels == "optional")
+    report.has_labels = labels is not None
+    if labels is None:
+        labels = np.full(len(X) if X.ndim else 0, -1.0)
     need = 4 if extras else 3
     if X.ndim != 3 or X.shape[2] < need or labels.shape != (len(X),):
         raise DataError(f"{path}: expected X (N, M, 4) and y (N,), got X {X.shape} and y {labels.shape}")
@@ -139,19 +164,22 @@ def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_siz
         mask = pt > 0
         with np.errstate(invalid="ignore", over="ignore"):
             deta, dphi = centroid_features(pt, rap, phi, mask)
+            jet_eta, jet_phi = jet_direction(pt, rap, phi, mask)
         columns = [np.where(mask, pt, 0.0), deta, dphi]
         if extras:
             columns.append(np.where(mask, part[..., 3], 0.0))
         x = np.stack(columns, axis=-1).astype(np.float32)
         labelled = (label == 0) | (label == 1)
         keep = report.screen(finite, labelled, mask.sum(axis=1))
-        x, mask, y = x[keep], mask[keep], label[keep].astype(np.int64)
-        collector.add_fitted(x, mask, y, n_particles, report)
+        y = report.label_values(np.where(labelled, label, 0).astype(np.int64), labelled)
+        jets = {"jet_eta": jet_eta[keep], "jet_phi": jet_phi[keep]}
+        collector.add_fitted(x[keep], mask[keep], y[keep], n_particles, report, jets)
     report.finish()
 
 
 def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, features=None,
-         chunk_size: int = CHUNK_SIZE, quiet: bool = False, on_nonfinite: str = "raise") -> ParticleData:
+         chunk_size: int = CHUNK_SIZE, quiet: bool = False, on_nonfinite: str = "raise",
+         labels: str = "required") -> ParticleData:
     """Read EnergyFlow quark/gluon `.npz` files.
 
     Args:
@@ -164,11 +192,14 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
         quiet: no progress bar.
         on_nonfinite: "raise" (default: `DataError` counting the jets with NaN/inf values) or
             "drop" (skip them, counted warning).
+        labels: "required" (default: a file without y is refused, jets whose y is not 0 or 1 are
+            skipped, counted) or "optional" (such jets are kept with y = -1).
     Returns:
-        ParticleData: x (N, n, 3 + extras) float32, mask (N, n), y (N,) into ["g", "q"].
+        ParticleData: x (N, n, 3 + extras) float32, mask (N, n), y (N,) into ["g", "q"], jet_columns
+        jet_eta, jet_phi of the four-vector sum of all the jet's (massless) constituents.
     """
     paths = [require_file(p, FORMAT) for p in paths]
     extras = select_extras(features, EXTRA_FEATURES, FORMAT)
     return collect_files(FORMAT, paths, lambda path, collector: _read_file(path, extras, n_particles, chunk_size, collector),
                          list(CLASS_NAMES), CORE_FEATURES + extras, max_jets, quiet=quiet,
-                         on_nonfinite=on_nonfinite)
+                         on_nonfinite=on_nonfinite, labels=labels)

@@ -1,8 +1,9 @@
 """Per-file jet screening: unusable jets are refused or dropped, and every change is counted.
 
 A jet with a NaN/inf value is refused (`DataError` naming the count, at the end of the file) or,
-with `on_nonfinite="drop"`, dropped. A jet with no valid label (none or several classes set) or
-with no real particle is dropped. Each dropped jet is counted once, under the first of those
+with `on_nonfinite="drop"`, dropped. A jet with no valid label (none or several classes set) is
+dropped, or, with `labels="optional"`, kept with label -1 (counted only when other jets of the
+file have labels). A jet with no real particle is dropped. Each dropped jet is counted once, under the first of those
 reasons. Particles with a negative pT (or energy) become padding and are counted. Jets with more
 particles than slots are kept, truncated to their highest-pT particles, and counted
 (`FileReport.truncated`). Everything counted goes into ONE `ReaderWarning` per file.
@@ -19,6 +20,7 @@ import numpy as np
 from saltjet.errors import ConfigError, DataError
 
 NONFINITE_POLICIES = ("raise", "drop")
+LABEL_POLICIES = ("required", "optional")
 
 class ReaderWarning(UserWarning):
     """Jets skipped or truncated while reading a data file (one warning per file)."""
@@ -40,6 +42,9 @@ class FileReport:
     negative: int = 0
     negative_what: str = "pT"
     on_nonfinite: str = "raise"
+    labels_optional: bool = False
+    has_labels: bool = True  # the file has label columns (set False by the reader when it has none)
+    unlabelled: int = 0  # kept without a valid label (labels_optional only)
 
     def screen(self, finite: np.ndarray, labelled: np.ndarray, n_real: np.ndarray) -> np.ndarray:
         """Decide which jets of a chunk to keep and count the others.
@@ -49,17 +54,27 @@ class FileReport:
             labelled: (c,) bool, exactly one class is set.
             n_real: (c,) int, real particles in the jet.
         Returns:
-            keep: (c,) bool.
+            keep: (c,) bool. Under `labels_optional` jets without a valid label are kept
+            (`label_values` gives them -1).
         """
         finite = np.asarray(finite, dtype=bool)
         labelled = np.asarray(labelled, dtype=bool) & finite
-        nonempty = (np.asarray(n_real) > 0) & labelled
+        usable = finite if self.labels_optional else labelled
+        nonempty = (np.asarray(n_real) > 0) & usable
         self.n_read += len(finite)
         self.non_finite += int((~finite).sum())
-        self.bad_label += int((finite & ~labelled).sum())
-        self.empty += int((labelled & ~nonempty).sum())
+        if self.labels_optional:
+            self.unlabelled += int((nonempty & ~labelled).sum())
+        else:
+            self.bad_label += int((finite & ~labelled).sum())
+        self.empty += int((usable & ~nonempty).sum())
         self.n_kept += int(nonempty.sum())
         return nonempty
+
+    @staticmethod
+    def label_values(y: np.ndarray, labelled: np.ndarray) -> np.ndarray:
+        """(c,) int64: `y` where `labelled`, -1 elsewhere."""
+        return np.where(labelled, y, -1).astype(np.int64)
 
     def count_negative(self, positive_column: np.ndarray) -> None:
         """Count particles whose mask quantity (pT or E) is negative: they become padding.
@@ -86,12 +101,15 @@ class FileReport:
         `ReaderWarning` summarising what was skipped, turned into padding or truncated."""
         if self.non_finite and self.on_nonfinite == "raise":
             raise DataError(f"{self.fmt}: {self.path}: {self.non_finite} of {self.n_read} jets hold NaN/inf "
-                            "values; refusing them (on_nonfinite='drop' skips them with a count)")
+                            "values; refusing them (--drop-nonfinite, data.on_nonfinite: drop or "
+                            "load(..., on_nonfinite='drop') skips them with a count)")
         parts = []
         if self.negative:
             parts.append(f"treated {self.negative} particles with negative {self.negative_what} as padding")
         if self.skipped:
             parts.append(f"skipped {self.skipped} of {self.n_read} jets ({self.reasons()})")
+        if self.unlabelled and self.has_labels and self.unlabelled < self.n_kept:  # some labelled, some not
+            parts.append(f"kept {self.unlabelled} jets with no label or several labels as unlabelled (-1)")
         if self.truncated:
             parts.append(f"truncated {self.truncated} jets to their {self.n_slots} highest-pT particles")
         if parts:
@@ -103,6 +121,19 @@ def check_nonfinite_policy(on_nonfinite: str) -> str:
     if on_nonfinite not in NONFINITE_POLICIES:
         raise ConfigError(f"on_nonfinite must be 'raise' or 'drop', got {on_nonfinite!r}")
     return on_nonfinite
+
+
+def missing_labels(path, what: str) -> DataError:
+    """The error for a file without label columns read with labels="required"."""
+    return DataError(f"{path}: no labels ({what}); training and evaluation need them "
+                     "(saltjet predict and load(..., labels='optional') read files without)")
+
+
+def check_label_policy(labels: str) -> str:
+    """`labels` if it is "required" or "optional", else `ConfigError`."""
+    if labels not in LABEL_POLICIES:
+        raise ConfigError(f"labels must be 'required' or 'optional', got {labels!r}")
+    return labels
 
 
 def one_hot_labels(onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
