@@ -173,3 +173,53 @@ def write_jetclass(path: Path, n_jets: int = 30, seed: int = 0, max_mult: int = 
         f["tree"] = tree
     split = lambda a: np.split(np.asarray(a, dtype=np.float32), offsets[1:-1])  # noqa: E731
     return {"pt": split(np.hypot(px, py)), "deta": split(deta), "dphi": split(dphi), "labels": labels, "mult": mult}
+
+
+# The same layouts without labels (for `load(..., labels="optional")` and `saltjet predict`).
+
+
+def strip_hls4ml_labels(path, keep_columns: bool):
+    """Zero the one-hot label columns (keep_columns) or remove them from `jets` and jetFeatureNames."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        jets = f["jets"][()]
+        if keep_columns:
+            jets[:, -6:] = 0
+            f["jets"][...] = jets
+            return
+        keep = [i for i, name in enumerate(JET_FEATURES) if name not in ("j_g", "j_q", "j_w", "j_z", "j_t", "j_undef")]
+        del f["jets"], f["jetFeatureNames"]
+        f.create_dataset("jets", data=jets[:, keep])
+        f.create_dataset("jetFeatureNames", data=np.array([JET_FEATURES[i].encode() for i in keep]))
+
+
+def write_toplandscape_unlabelled(path, n_jets=25, n_slots=40, seed=0):
+    """The Top Tagging layout without is_signal_new."""
+    import pandas as pd
+
+    pt, eta, phi, _ = random_constituents(n_jets, n_slots, seed, max_mult=30)
+    e, px, py, pz = four_vectors(pt, eta, phi)
+    data = {}
+    for i in range(n_slots):
+        data[f"E_{i}"], data[f"PX_{i}"], data[f"PY_{i}"], data[f"PZ_{i}"] = e[:, i], px[:, i], py[:, i], pz[:, i]
+    data["ttv"] = np.zeros(n_jets, dtype=np.int64)
+    pd.DataFrame(data).to_hdf(path, key="table", format="table")
+    return {"px": px, "py": py, "pz": pz}
+
+
+def write_jetclass_unlabelled(path, n_jets=20, seed=0):
+    """A JetClass tree with particle and jet branches, no label_* branches."""
+    import awkward as ak
+    import uproot
+
+    rng = np.random.default_rng(seed)
+    mult = rng.integers(1, 30, n_jets)
+    total = int(mult.sum())
+    jag = lambda a: ak.unflatten(np.asarray(a, dtype=np.float32), mult)  # noqa: E731
+    tree = {"part_px": jag(rng.normal(0, 10, total)), "part_py": jag(rng.normal(0, 10, total)),
+            "part_deta": jag(rng.normal(0, 0.2, total)), "part_dphi": jag(rng.normal(0, 0.2, total)),
+            "jet_eta": rng.uniform(-2, 2, n_jets), "jet_phi": rng.uniform(-np.pi, np.pi, n_jets)}
+    with uproot.recreate(path) as f:
+        f["tree"] = tree
+    return {"jet_eta": tree["jet_eta"], "jet_phi": tree["jet_phi"]}

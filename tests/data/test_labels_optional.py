@@ -11,61 +11,17 @@ import numpy as np
 import pytest
 
 from published_layouts import (
-    four_vectors,
-    random_constituents,
+    strip_hls4ml_labels,
     write_hls4ml,
     write_jetclass,
+    write_jetclass_unlabelled,
     write_quarkgluon,
     write_toplandscape,
+    write_toplandscape_unlabelled,
 )
 from saltjet.data import load
 from saltjet.data.hls4ml_layout import JET_FEATURES
 from saltjet.errors import ConfigError, DataError
-
-
-def strip_hls4ml_labels(path, keep_columns: bool):
-    """Zero the one-hot label columns (keep_columns) or remove them from `jets` and jetFeatureNames."""
-    with h5py.File(path, "r+") as f:
-        jets = f["jets"][()]
-        if keep_columns:
-            jets[:, -6:] = 0
-            f["jets"][...] = jets
-            return
-        keep = [i for i, name in enumerate(JET_FEATURES) if name not in ("j_g", "j_q", "j_w", "j_z", "j_t", "j_undef")]
-        del f["jets"], f["jetFeatureNames"]
-        f.create_dataset("jets", data=jets[:, keep])
-        f.create_dataset("jetFeatureNames", data=np.array([JET_FEATURES[i].encode() for i in keep]))
-
-
-def write_toplandscape_unlabelled(path, n_jets=25, n_slots=40, seed=0):
-    """The Top Tagging layout without is_signal_new."""
-    import pandas as pd
-
-    pt, eta, phi, _ = random_constituents(n_jets, n_slots, seed, max_mult=30)
-    e, px, py, pz = four_vectors(pt, eta, phi)
-    data = {}
-    for i in range(n_slots):
-        data[f"E_{i}"], data[f"PX_{i}"], data[f"PY_{i}"], data[f"PZ_{i}"] = e[:, i], px[:, i], py[:, i], pz[:, i]
-    data["ttv"] = np.zeros(n_jets, dtype=np.int64)
-    pd.DataFrame(data).to_hdf(path, key="table", format="table")
-    return {"px": px, "py": py, "pz": pz}
-
-
-def write_jetclass_unlabelled(path, n_jets=20, seed=0):
-    """A JetClass tree with particle and jet branches, no label_* branches."""
-    import awkward as ak
-    import uproot
-
-    rng = np.random.default_rng(seed)
-    mult = rng.integers(1, 30, n_jets)
-    total = int(mult.sum())
-    jag = lambda a: ak.unflatten(np.asarray(a, dtype=np.float32), mult)  # noqa: E731
-    tree = {"part_px": jag(rng.normal(0, 10, total)), "part_py": jag(rng.normal(0, 10, total)),
-            "part_deta": jag(rng.normal(0, 0.2, total)), "part_dphi": jag(rng.normal(0, 0.2, total)),
-            "jet_eta": rng.uniform(-2, 2, n_jets), "jet_phi": rng.uniform(-np.pi, np.pi, n_jets)}
-    with uproot.recreate(path) as f:
-        f["tree"] = tree
-    return {"jet_eta": tree["jet_eta"], "jet_phi": tree["jet_phi"]}
 
 
 def test_label_policy_is_checked(tmp_path):
@@ -108,7 +64,7 @@ def test_hls4ml_partly_labelled_keeps_rows_and_labels(tmp_path):
 def test_toplandscape_without_is_signal_new(tmp_path):
     path = tmp_path / "test.h5"
     truth = write_toplandscape_unlabelled(path)
-    with pytest.raises(DataError, match="no labels \\(no column 'is_signal_new'\\)"):
+    with pytest.raises(DataError, match="no labels \\(no label column 'is_signal_new'\\)"):
         load(path, quiet=True)
     data = load(path, quiet=True, labels="optional")
     assert len(data) == 25 and (data.y == -1).all() and data.class_names == ["QCD", "top"]

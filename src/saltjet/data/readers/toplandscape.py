@@ -92,7 +92,7 @@ def _columns(frame, path: Path, optional: bool) -> tuple[list[str], int, bool]:
     m = _n_slots(frame.columns, path)
     has_label = LABEL in frame.columns
     if not has_label and not optional:
-        raise missing_labels(path, f"no column {LABEL!r}")
+        raise missing_labels(path, f"no label column {LABEL!r}")
     names = [f"{k}_{i}" for k in ("E", "PX", "PY", "PZ") for i in range(m)]
     bad = next((n for n in names if frame.dtype(n).kind != "f"), None)
     if bad is not None:
