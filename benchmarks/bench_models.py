@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from saltjet.bench import random_jets
+from saltjet.data.toy import random_jets
 from saltjet.models import create_model
 
 

@@ -3,7 +3,7 @@
     python benchmarks/bench_train.py [--data 'data/jets_*/*.h5'] [--jets 20000] [--batch-size 512]
                                      [--epochs 2] [--rounds 2] [--threads 2]
 
-Trains each model through `saltjet.train.train` (the real loop: index batches from in-memory
+Trains each model through `saltjet.training.loop.train` (the real loop: index batches from in-memory
 tensors, forward, loss, backward, Adam) and reports the best epoch's training jets/s over
 `--rounds` interleaved rounds of
 
@@ -43,12 +43,12 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from saltjet.bench import gemm_flops_per_s
+    from saltjet.cost.bench import gemm_flops_per_s
     from saltjet.config import RunConfig
     from saltjet.data.toy import toy_jets
-    from saltjet.flops import analytic_flops
-    from saltjet.run import METRICS_FILE, read_jsonl
-    from saltjet.train import train
+    from saltjet.cost.flops import analytic_flops
+    from saltjet.training.run import METRICS_FILE, read_jsonl
+    from saltjet.training.loop import train
 
     if args.threads:
         torch.set_num_threads(args.threads)

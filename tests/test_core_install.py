@@ -50,7 +50,7 @@ def test_wheel_without_extras_runs_a_trained_model(tmp_path):
 
     models = sh(bin_dir / "saltjet", "models", cwd=tmp_path)
     assert "salt" in models.stdout and "3,264" in models.stdout
-    forward = ("import torch; from saltjet.run import load_run; model, info = load_run(__import__('sys').argv[1]); "
+    forward = ("import torch; from saltjet.training.run import load_run; model, info = load_run(__import__('sys').argv[1]); "
                "x = torch.rand(4, 30, 3) * torch.tensor([100.0, 0.5, 0.5]); mask = torch.ones(4, 30, dtype=torch.bool); "
                "print(tuple(model(x, mask).shape))")
     assert sh(bin_dir / "python", "-c", forward, run_dir, cwd=tmp_path).stdout.strip() == "(4, 5)"

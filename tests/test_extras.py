@@ -34,6 +34,9 @@ def forget(monkeypatch, *modules: str) -> None:
     """Drop saltjet modules that imported an optional package at import time, so they import again."""
     for name in modules:
         monkeypatch.delitem(sys.modules, name, raising=False)
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules:  # `from parent import child` would find the old module there
+            monkeypatch.delattr(sys.modules[parent], child, raising=False)
 
 
 def one_line_hint(capsys, extra: str) -> str:
@@ -45,7 +48,7 @@ def one_line_hint(capsys, extra: str) -> str:
 
 def tiny_run(tmp_path, n=20):
     from saltjet.models import create_model
-    from saltjet.run import RunInfo, save_model
+    from saltjet.training.run import RunInfo, save_model
 
     model = create_model("salt", n_particles=n).eval()
     info = RunInfo(model="salt", model_config=model.config.to_dict(), class_names=["g", "q", "W", "Z", "t"],
@@ -88,9 +91,9 @@ def test_export_without_onnx(tmp_path, monkeypatch, capsys):
 
 def test_bench_onnxruntime_without_onnxruntime_fails_before_timing(monkeypatch, capsys):
     hide(monkeypatch, "onnxruntime")
-    import saltjet.bench
+    import saltjet.cost.bench
 
-    monkeypatch.setattr(saltjet.bench, "run_bench", lambda *a, **k: pytest.fail("timed before checking the extra"))
+    monkeypatch.setattr(saltjet.cost.bench, "run_bench", lambda *a, **k: pytest.fail("timed before checking the extra"))
     assert main(["bench", "--backend", "torch,onnxruntime", "--quick", "--quiet"]) == 2
     assert "--backend onnxruntime needs onnxruntime" in one_line_hint(capsys, "export")
 
@@ -114,15 +117,15 @@ def test_shapes_without_trimesh(tmp_path, monkeypatch, capsys):
 
 def test_plot_without_matplotlib(tmp_path, monkeypatch, capsys):
     hide(monkeypatch, "matplotlib", "mplhep")
-    forget(monkeypatch, "saltjet.plots", "saltjet.study.figures")
+    forget(monkeypatch, "saltjet.evaluation.plots", "saltjet.study.figures")
     assert main(["plot", "roc", "--run", str(tmp_path), "--out", str(tmp_path / "fig")]) == 2
     assert "plotting needs matplotlib" in one_line_hint(capsys, "plot")
 
 
 def test_metrics_and_floor_without_sklearn(monkeypatch):
     from saltjet.data.particles import ParticleData
-    from saltjet.floor import fit_floor
-    from saltjet.metrics import evaluate_predictions
+    from saltjet.evaluation.floor import fit_floor
+    from saltjet.evaluation.metrics import evaluate_predictions
 
     hide(monkeypatch, "sklearn")
     probs = np.full((4, 2), 0.5)
@@ -165,14 +168,14 @@ def test_jetclass_without_uproot(tmp_path, monkeypatch, capsys):
 def test_core_runs_a_trained_model_with_every_extra_hidden(tmp_path, monkeypatch, capsys):
     run_dir, model = tiny_run(tmp_path)
     hide(monkeypatch, *OPTIONAL)
-    forget(monkeypatch, "saltjet.metrics", "saltjet.evaluate", "saltjet.plots")
-    from saltjet.run import load_run
+    forget(monkeypatch, "saltjet.evaluation.metrics", "saltjet.evaluation.evaluate", "saltjet.evaluation.plots")
+    from saltjet.training.run import load_run
 
     loaded, info = load_run(run_dir)
     x, mask = random_jets(3, 20)
     with torch.no_grad():
         np.testing.assert_allclose(loaded(x, mask).numpy(), model(x, mask).numpy(), atol=1e-6)
-    import saltjet.evaluate  # noqa: F401  (imported by the predict path; must not need scikit-learn)
+    import saltjet.evaluation.evaluate  # noqa: F401  (imported by the predict path; must not need scikit-learn)
 
     assert main(["models"]) == 0
     assert "salt" in capsys.readouterr().out

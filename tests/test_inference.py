@@ -16,11 +16,11 @@ from saltjet.config import RunConfig
 from saltjet.data.features import FEATURE_SETS
 from saltjet.data.sorting import apply_permutation, sort_particles
 from saltjet.errors import ConfigError, InputError
-from saltjet.evaluate import evaluate_run
-from saltjet.export import ExportOptions, export_run, onnx_predict, read_metadata
+from saltjet.evaluation.evaluate import evaluate_run
+from saltjet.cost.export import ExportOptions, export_run, onnx_predict, read_metadata
 from saltjet.inference import Tagger
-from saltjet.run import CONFIG_FILE
-from saltjet.train import train
+from saltjet.training.run import CONFIG_FILE
+from saltjet.training.loop import train
 
 N = 32  # model slots; the files have 40 slots and up to 36 particles
 

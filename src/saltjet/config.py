@@ -201,7 +201,7 @@ class TrainConfig:
 
 @dataclass
 class RunConfig:
-    """Everything `saltjet.train.train` needs: the model, its data and how to train it.
+    """Everything `saltjet.training.loop.train` needs: the model, its data and how to train it.
 
     Attributes:
         model: registered model name (salt, linformer, transformer).

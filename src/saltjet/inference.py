@@ -23,7 +23,7 @@ import torch
 from saltjet.data.particles import ParticleData
 from saltjet.errors import InputError
 
-DEFAULT_BATCH_SIZE = 1024  # = saltjet.evaluate.DEFAULT_BATCH_SIZE, so scores equal `evaluate`'s bit for bit
+DEFAULT_BATCH_SIZE = 1024  # = saltjet.evaluation.evaluate.DEFAULT_BATCH_SIZE, so scores equal `evaluate`'s bit for bit
 
 
 class Tagger:
@@ -38,7 +38,7 @@ class Tagger:
     def __init__(self, model: torch.nn.Module, info, device: str | torch.device = "auto",
                  batch_size: int = DEFAULT_BATCH_SIZE):
         from saltjet.data.pipeline import InputSpec
-        from saltjet.evaluate import _device
+        from saltjet.evaluation.evaluate import _device
 
         self.model, self.info = model.eval(), info
         self.spec = InputSpec.from_run(info, model.config.n_particles)
@@ -47,8 +47,8 @@ class Tagger:
     @classmethod
     def from_run(cls, path: str | Path, device: str | torch.device = "auto",
                  batch_size: int = DEFAULT_BATCH_SIZE) -> "Tagger":
-        """Load the run folder `path` (config.yaml + model.safetensors, `saltjet.run.load_run`)."""
-        from saltjet.run import load_run
+        """Load the run folder `path` (config.yaml + model.safetensors, `saltjet.training.run.load_run`)."""
+        from saltjet.training.run import load_run
 
         model, info = load_run(path)
         return cls(model, info, device, batch_size)
@@ -102,7 +102,7 @@ class Tagger:
 
     def predict_particles(self, data: ParticleData, quiet: bool = True) -> np.ndarray:
         """`predict` on ParticleData (physical columns, file order, any slot count)."""
-        from saltjet.evaluate import predict
+        from saltjet.evaluation.evaluate import predict
 
         nonempty = data.mask.any(axis=1)
         out = np.full((len(data), len(self.class_names)), np.nan)
@@ -152,7 +152,7 @@ def observer_columns(data: ParticleData) -> dict[str, np.ndarray]:
     the readers give η relative to the jet axis, so the jet's own η is not in the data."""
     from saltjet.data.features import input_columns
     from saltjet.data.kinematics import invariant_mass
-    from saltjet.observables import massless_four_momenta
+    from saltjet.evaluation.observables import massless_four_momenta
 
     out = {"multiplicity": data.multiplicity.astype(np.int64)}
     if data.kind == "jets":
@@ -188,7 +188,7 @@ def score_table(tagger: Tagger, data: ParticleData, labelled: bool = True, quiet
 def write_scores(path: str | Path, table: dict[str, np.ndarray], attrs: dict[str, str] | None = None) -> Path:
     """Write a score table: .h5/.hdf5 (one dataset per column, `attrs` on the file), .npz or .csv."""
     from saltjet.errors import ConfigError
-    from saltjet.run import atomic_write_bytes
+    from saltjet.training.run import atomic_write_bytes
 
     path = Path(path)
     suffix = path.suffix.lower()

@@ -46,7 +46,7 @@ def test_bad_options_are_one_line_errors(capsys):
 
 
 def test_cases_whose_graph_would_not_fit_in_memory_are_skipped_with_a_note():
-    from saltjet.bench import materialised_attention_bytes, memory_budget_bytes
+    from saltjet.cost.bench import materialised_attention_bytes, memory_budget_bytes
 
     # an ONNX Transformer at n=1024, batch 1024 holds 2·1024·4·1024²·4 B = 32 GiB of attention
     assert materialised_attention_bytes("transformer", 1024, 1024, "onnxruntime") == 32 * 2**30

@@ -8,7 +8,7 @@ import os
 import pytest
 from published_layouts import write_hls4ml
 
-from saltjet import run
+from saltjet.training import run
 from saltjet.cli import build_parser, main
 from saltjet.cli.train import resolve_config
 

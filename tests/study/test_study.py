@@ -168,7 +168,7 @@ def test_compare_quick_on_generated_jets(tmp_path):
 
 
 def test_plot_cli_roc_and_errors(tmp_path, capsys):
-    from saltjet.evaluate import save_predictions
+    from saltjet.evaluation.evaluate import save_predictions
 
     rng = np.random.default_rng(0)
     for name in ("a", "b"):

@@ -43,8 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from saltjet.bench import BenchOptions, run_bench
-    from saltjet.bench_report import markdown_table, write_outputs
+    from saltjet.cost.bench import BenchOptions, run_bench
+    from saltjet.cost.bench_report import markdown_table, write_outputs
     from saltjet.extras import check_extras
 
     # before minutes of timing, not after: the extras the chosen backends and outputs need
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         for path in write_outputs(rows, context, args.out):
             print(f"wrote {path}", flush=True) if not args.json else None
     if args.json:
-        from saltjet.run import strict_json
+        from saltjet.training.run import strict_json
 
         print(strict_json(rows, indent=1))
     else:

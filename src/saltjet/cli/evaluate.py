@@ -28,9 +28,9 @@ def run(args: argparse.Namespace) -> int:
 
     import warnings
 
-    from saltjet.evaluate import evaluate_run, predictions_path_for, save_predictions
+    from saltjet.evaluation.evaluate import evaluate_run, predictions_path_for, save_predictions
     from saltjet.extras import check_extras
-    from saltjet.run import make_dir, strict_json, write_json
+    from saltjet.training.run import make_dir, strict_json, write_json
 
     check_extras("eval", purpose="saltjet evaluate")  # before the model runs over the data, not after
     if args.plots:
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         pred_path = save_predictions(predictions_path_for(out), predictions)
         notes.append(f"report: {out}   predictions: {pred_path}")
     if args.plots:
-        from saltjet.plots import plot_evaluation
+        from saltjet.evaluation.plots import plot_evaluation
 
         paths = plot_evaluation(report, predictions, args.plots, label=report["model"])
         notes.append(f"plots: {len(paths)} files in {args.plots}")

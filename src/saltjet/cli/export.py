@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from saltjet.export import DEFAULT_OPSET, ExportOptions, export_run, read_metadata
+    from saltjet.cost.export import DEFAULT_OPSET, ExportOptions, export_run, read_metadata
 
     import json
 

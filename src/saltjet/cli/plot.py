@@ -41,10 +41,10 @@ def _jet(args, first_run):
 
 def _curves(run_dir, label: str, stem):
     """Loss / accuracy / AUC per epoch of one training run (its metrics.jsonl)."""
-    from saltjet import plots
+    from saltjet.evaluation import plots
     from saltjet.errors import SaltjetError
-    from saltjet.run import read_info
-    from saltjet.training_log import read_history
+    from saltjet.training.run import read_info
+    from saltjet.training.log import read_history
 
     history = read_history(run_dir)
     title, auc_label = label, "AUC"
@@ -63,11 +63,11 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from saltjet import plots
+    from saltjet.evaluation import plots
     from saltjet.errors import ConfigError, DataError
-    from saltjet.evaluate import load_predictions
+    from saltjet.evaluation.evaluate import load_predictions
     from saltjet.study import figures
-    from saltjet.study.runner import EVAL_FILE, PREDICTIONS_FILE
+    from saltjet.study.layout import EVAL_FILE, PREDICTIONS_FILE
 
     if not args.run:
         raise ConfigError("pass at least one --run")

@@ -82,7 +82,7 @@ def resolve_config(args: argparse.Namespace):
     from pathlib import Path
 
     from saltjet.config import RunConfig, load_yaml, merge_dicts, parse_assignment
-    from saltjet.run import CONFIG_FILE, read_info
+    from saltjet.training.run import CONFIG_FILE, read_info
 
     merged: dict = {}
     if args.resume and (Path(args.out) / CONFIG_FILE).is_file():
@@ -116,7 +116,7 @@ def resolve_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from saltjet.train import train
+    from saltjet.training.loop import train
 
     def show(message, category, filename, lineno, file=None, line=None):
         print(f"saltjet train: warning: {message}", file=sys.stderr)

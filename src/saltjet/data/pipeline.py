@@ -220,7 +220,7 @@ class InputSpec:
 
     @classmethod
     def from_run(cls, info, n_particles: int) -> "InputSpec":
-        """From a `saltjet.run.RunInfo` (config.yaml). Folders written before the task was recorded
+        """From a `saltjet.training.run.RunInfo` (config.yaml). Folders written before the task was recorded
         get the task whose classes they have (e.g. QCD, t -> top_vs_qcd)."""
         data = (info.extra.get("run_config") or {}).get("data") or {}
         task = data.get("task") if "task" in data else infer_task(info.class_names)

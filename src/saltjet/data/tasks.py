@@ -5,7 +5,7 @@
     quark_vs_gluon  g vs q: the quark/gluon proxy; W, Z and t jets are dropped
 
 Binary tasks list the background first and the signal second, so that class 1 is the signal
-(the convention of `saltjet.metrics`: rejection at εS = 0.3 is for class 1). A run records its
+(the convention of `saltjet.evaluation.metrics`: rejection at εS = 0.3 is for class 1). A run records its
 task (`DataConfig.task`); the pipeline relabels with `relabel` before splitting. With `balance=True`
 (the default) every new class is cut to the size of the smallest by a seeded random choice, so
 QCD is not twice as common as top.

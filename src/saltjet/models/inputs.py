@@ -76,10 +76,10 @@ class PhysicalInputTagger(nn.Module):
     def example_inputs(self, batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """Physical-looking jets to trace and check the graph with: x (batch, n, P), mask (batch, n).
 
-        `saltjet.bench.random_jets` (kT-sorted, padding last) for pt, eta_rel, phi_rel; e = pT·cosh η;
+        `saltjet.data.toy.random_jets` (kT-sorted, padding last) for pt, eta_rel, phi_rel; e = pT·cosh η;
         other columns standard normal. With an in-graph sort the particles are shuffled first.
         """
-        from saltjet.bench import random_jets
+        from saltjet.data.toy import random_jets
 
         x, mask = random_jets(batch, self.config.n_particles, max(3, self.n_inputs), seed=seed)
         x = x[..., : self.n_inputs].clone()
@@ -105,7 +105,7 @@ class PhysicalInputTagger(nn.Module):
 
 
 def physical_model(model: nn.Module, info, with_sort: bool = False) -> PhysicalInputTagger:
-    """The run's tagger (`saltjet.run.load_run`) taking the physical columns its features need.
+    """The run's tagger (`saltjet.training.run.load_run`) taking the physical columns its features need.
 
     Args:
         model, info: from `load_run`. with_sort: put the run's particle sort inside too.

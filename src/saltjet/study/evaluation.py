@@ -1,6 +1,6 @@
 """Scoring a study's trained runs on its held-out jets, and their cost (params, FLOPs, latency).
 
-`evaluate_on` runs `saltjet.evaluate.evaluate_model` (the same path as `saltjet evaluate`) on jets
+`evaluate_on` runs `saltjet.evaluation.evaluate.evaluate_model` (the same path as `saltjet evaluate`) on jets
 already in memory: a study's test jets are the held-out part that `split_for_run` cut once, not a
 file that `evaluate_run` could read (the run's own pipeline builds their features).
 """
@@ -12,18 +12,19 @@ from pathlib import Path
 import numpy as np
 
 from saltjet.data.particles import ParticleData
+from saltjet.data.toy import random_jets
 
 
 def evaluate_on(run_dir: str | Path, test: ParticleData, device: str = "auto") -> tuple[dict, dict]:
     """Evaluate the run in `run_dir` on `test` (physical jets in file order, any slot count).
 
     Returns:
-        report: `saltjet.metrics.evaluate_predictions` dict plus run, model, sort_by, n_empty_dropped,
+        report: `saltjet.evaluation.metrics.evaluate_predictions` dict plus run, model, sort_by, n_empty_dropped,
             n_truncated.
-        predictions: {probs, labels, multiplicity, class_names} (the layout of `saltjet.plots`).
+        predictions: {probs, labels, multiplicity, class_names} (the layout of `saltjet.evaluation.plots`).
     """
-    from saltjet.evaluate import evaluate_model
-    from saltjet.run import load_run
+    from saltjet.evaluation.evaluate import evaluate_model
+    from saltjet.training.run import load_run
 
     model, info = load_run(run_dir)  # on the CPU; `predict` moves it to `device`
     report, predictions = evaluate_model(model, info, test, device=device)
@@ -33,20 +34,20 @@ def evaluate_on(run_dir: str | Path, test: ParticleData, device: str = "auto") -
 def model_cost(model_name: str, model_config: dict, batch: int = 256, repeats: int = 10) -> dict:
     """Parameters, FLOPs per jet and CPU latency per jet of a model config (random weights).
 
-    FLOPs come from `saltjet.flops` when it offers a per-jet count, else from PyTorch's
-    FlopCounterMode on one forward pass; latency from `saltjet.bench.time_forward` on
-    `saltjet.bench.random_jets` (median of `repeats` calls at the current thread count).
+    FLOPs come from `saltjet.cost.flops` when it offers a per-jet count, else from PyTorch's
+    FlopCounterMode on one forward pass; latency from `saltjet.cost.bench.time_forward` on
+    `saltjet.data.toy.random_jets` (median of `repeats` calls at the current thread count).
     """
     import torch
 
-    from saltjet import bench
+    from saltjet.cost import bench
     from saltjet.models import count_parameters, create_model, model_config as make_config
 
     config = make_config(model_name, **model_config)
     model = create_model(model_name, config).eval()
     n, f = config.n_particles, config.n_features
     flops = _flops_per_jet(model, model_name, config)
-    x, mask = bench.random_jets(batch, n, f, seed=0)
+    x, mask = random_jets(batch, n, f, seed=0)
     with torch.inference_mode():
         timing = bench.time_forward(model, x, mask, repeats=repeats, warmup=2)
     return {"params": count_parameters(model), "flops": flops,
@@ -55,14 +56,14 @@ def model_cost(model_name: str, model_config: dict, batch: int = 256, repeats: i
 
 
 def cached_model_cost(out: Path, info, quick: bool) -> dict:
-    """`model_cost` of a run's model (`info`: its `saltjet.run` info), measured once per study folder
+    """`model_cost` of a run's model (`info`: its `saltjet.training.run` info), measured once per study folder
     `out` and kept in OUT/costs.json, so re-rendering a report does not re-time every model.
     `quick` uses a tiny batch (smoke tests)."""
     import json
 
     import torch
 
-    from saltjet.run import atomic_write_bytes
+    from saltjet.training.run import atomic_write_bytes
 
     path = Path(out) / "costs.json"
     try:
@@ -79,7 +80,7 @@ def cached_model_cost(out: Path, info, quick: bool) -> dict:
 
 def _flops_per_jet(model, model_name: str, config) -> float:
     try:
-        from saltjet import flops as flops_module
+        from saltjet.cost import flops as flops_module
 
         count = getattr(flops_module, "analytic_flops", None) or getattr(flops_module, "count_flops", None)
         if count is not None:
@@ -91,7 +92,7 @@ def _flops_per_jet(model, model_name: str, config) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from saltjet.bench import random_jets
+    from saltjet.data.toy import random_jets
 
     x, mask = random_jets(4, config.n_particles, config.n_features, seed=0)
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:

@@ -1,6 +1,6 @@
-"""A study's figures. ROC and multiplicity figures call `saltjet.plots`; the attention maps, the
+"""A study's figures. ROC and multiplicity figures call `saltjet.evaluation.plots`; the attention maps, the
 partition picture and the scaling curves are drawn here (mplhep CMS style, PNG + PDF, through
-`saltjet.plots.save_figure`).
+`saltjet.evaluation.plots.save_figure`).
 """
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from saltjet import plots  # first: a one-line error naming the [plot] extra when matplotlib is missing
+from saltjet.evaluation import plots  # first: a one-line error naming the [plot] extra when matplotlib is missing
 
 import matplotlib  # noqa: E402,I001
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-ATTENTION_JET_FILE = "attention_jet.npz"
+from saltjet.study.layout import ATTENTION_JET_FILE, PREDICTIONS_FILE  # noqa: E402
 
 
 def _style():
@@ -23,7 +23,7 @@ def _style():
 
 
 def _predictions(out: Path, rel_dir: str, file: str):
-    from saltjet.evaluate import load_predictions
+    from saltjet.evaluation.evaluate import load_predictions
 
     path = out / rel_dir / file
     return load_predictions(path) if path.is_file() else None
@@ -31,8 +31,6 @@ def _predictions(out: Path, rel_dir: str, file: str):
 
 def roc_figures(results: dict, out: Path) -> list[Path]:
     """Per task and class: rejection vs efficiency of every run (first seed) and the floor."""
-    from saltjet.study.runner import PREDICTIONS_FILE
-
     paths = []
     for task, info in results.get("tasks", {}).items():
         runs = {}
@@ -43,7 +41,7 @@ def roc_figures(results: dict, out: Path) -> list[Path]:
                     runs[r["label"]] = pred
         floor = out / "floor" / task / "seed0.predictions.npz"
         if floor.is_file():
-            from saltjet.evaluate import load_predictions
+            from saltjet.evaluation.evaluate import load_predictions
 
             runs["physics floor (BDT)"] = load_predictions(floor)
         if not runs:
@@ -116,7 +114,7 @@ def attention_figures(run_dirs: dict[str, Path], x: np.ndarray, mask: np.ndarray
 
     from saltjet.data.particles import ParticleData
     from saltjet.data.pipeline import prepare
-    from saltjet.run import load_run
+    from saltjet.training.run import load_run
     from saltjet.study.attention_maps import attention_maps
 
     paths = []

@@ -238,7 +238,7 @@ def render_report(results: dict, notes: str | None = None) -> str:
               "background rejection per class at 80 % signal efficiency, averaged over classes (hls4ml "
               "convention); 1/εB @ εS = rejection at fixed signal efficiency for binary tasks (top-tagging "
               "convention); latency per jet = CPU forward pass at batch 256 on this machine; the physics floor is "
-              "scikit-learn gradient-boosted trees on jet observables (saltjet.floor).", ""]
+              "scikit-learn gradient-boosted trees on jet observables (saltjet.evaluation.floor).", ""]
     return "\n".join(lines)
 
 

@@ -15,15 +15,13 @@ import json
 import shutil
 from pathlib import Path
 
-EVAL_FILE = "study_eval.json"  # a run's evaluation on the held-out jets (its presence = run done)
-REUSED_FILE = "reused_from.txt"  # in a run copied from a sibling study: that run's folder
+from saltjet.study.layout import EVAL_FILE, REUSED_FILE
+from saltjet.training.run import json_safe
 
 
 def _digest(obj) -> str:
     """A short, stable hash of a JSON-able object (numpy scalars and paths allowed)."""
-    from saltjet.study.runner import _json_default
-
-    blob = json.dumps(obj, sort_keys=True, default=_json_default)
+    blob = json.dumps(json_safe(obj), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -45,6 +43,8 @@ def run_key(config, task: str, data_description: dict) -> str:
 
     kind = data_description.get("kind", "jets")
     d["data"].pop("task", None)  # keyed as `task` below (keys from before the task was a data field hold)
+    if d["data"].get("on_nonfinite") == "raise":  # the default: keys from before the option hold
+        d["data"].pop("on_nonfinite")
     if d["data"].get("features") is None and kind == "jets":
         d["data"]["features"] = list(CORE)
     d["data"]["sort_by"] = resolve_sort_key(kind, d["data"]["sort_by"])
@@ -70,7 +70,7 @@ def find_reusable(out: Path, key: str, pattern: str = f"runs/*/*/seed*/{EVAL_FIL
 
 def floor_key(task: str, seed: int, split: dict, data_description: dict) -> str:
     """Identity of one physics-floor fit: task, data, split and the trees' settings."""
-    from saltjet.floor import FloorConfig
+    from saltjet.evaluation.floor import FloorConfig
 
     return _digest({"task": task, "split": split, "data": _data_identity(data_description),
                     "floor": dataclasses.asdict(FloorConfig(seed=seed))})

@@ -6,7 +6,7 @@ Layout of the output folder (default `reports/NAME`, `reports/quick/NAME` with -
     report.md                    tables (mean ± std over seeds), command, versions, data, wall time
     notes.md                     optional, written by a person: quoted in report.md when present
     figures/                     PNG + PDF
-    runs/TASK/RUN/seedS/         run directories of `saltjet.train.train`, plus
+    runs/TASK/RUN/seedS/         run directories of `saltjet.training.loop.train`, plus
         study_eval.json          the evaluation on the held-out jets (its presence = run done)
         study_predictions.npz    the predictions (for `saltjet plot`)
         reused_from.txt          only in a run copied from a sibling study: where from
@@ -32,10 +32,11 @@ from typing import Callable
 import numpy as np
 
 from saltjet.errors import ConfigError
-from saltjet.study.reuse import EVAL_FILE, copy_floor, copy_run, find_reusable, floor_key, reused_from, run_key
+from saltjet.study.layout import EVAL_FILE, PREDICTIONS_FILE, RESULTS_FILE
+from saltjet.study.reuse import copy_floor, copy_run, find_reusable, floor_key, reused_from, run_key
 from saltjet.study.spec import StudySpec, load_study
+from saltjet.training.run import write_json
 
-PREDICTIONS_FILE = "study_predictions.npz"
 METRIC_KEYS = ("accuracy", "auc_macro", "mean_rejection_at_tpr_0.8", "rejection_at_eff_0.3", "rejection_at_eff_0.5")
 DEFAULT_DATA = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
 DEFAULT_TRAIN = {"device": "auto"}
@@ -72,22 +73,7 @@ def resolve_spec(name: str, quick: bool = False, seeds: int | None = None, jets_
 
 
 def _write_json(path: Path, obj) -> None:
-    from saltjet.run import atomic_write_bytes
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, default=_json_default) + "\n").encode())
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    write_json(path, obj, indent=1)
 
 
 SPLIT_KEYS = ("val_fraction", "test_fraction", "seed", "task")  # one split per task, shared by the runs
@@ -224,7 +210,7 @@ def run_study(name: str, data: str | None = None, seeds: int | None = None, quic
     from saltjet.study.report import write_report
 
     results["figures"] = [str(p.relative_to(out)) for p in make_figures(spec, results, out)]
-    _write_json(out / "results.json", results)
+    _write_json(out / RESULTS_FILE, results)
     write_report(out)
     say(f"study {spec.name}: report written to {out / 'report.md'}")
     return results
@@ -266,9 +252,9 @@ def _init_worker(spec: StudySpec, data_path, fmt: str, cache_dir: Path, threads:
 
 def _train_one(job: _Job) -> dict:
     """Train and evaluate one job; write its study_eval.json. Returns the record."""
-    from saltjet.evaluate import save_predictions
+    from saltjet.evaluation.evaluate import save_predictions
     from saltjet.study.evaluation import evaluate_on
-    from saltjet.train import train
+    from saltjet.training.loop import train
 
     task = _TASK_DATA.get(job.task)
     summary = train(job.config, job.run_dir, resume=True, splits=task.splits)
@@ -316,9 +302,9 @@ def _train_pending(pending: list[_Job], jobs: int, total: int, say, worker_args:
 
 
 def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, say, jobs: int = 1) -> None:
-    from saltjet.evaluate import save_predictions
-    from saltjet.floor import FloorConfig, evaluate_floor
-    from saltjet.run import read_info
+    from saltjet.evaluation.evaluate import save_predictions
+    from saltjet.evaluation.floor import FloorConfig, evaluate_floor
+    from saltjet.training.run import read_info
     from saltjet.study.evaluation import cached_model_cost
     global _TASK_DATA
 

@@ -1,6 +1,6 @@
 """The `scaling` study: FLOPs and latency against the number of particles n (the paper's Fig. 3 right).
 
-Uses `saltjet.bench.run_bench` when the bench library offers it (records with model, n_particles,
+Uses `saltjet.cost.bench.run_bench` when the bench library offers it (records with model, n_particles,
 batch_size, params, flops, latency_ms, jets_per_s, ...). Otherwise the records are built from the
 bench library's pieces (`random_jets`, `time_forward`) and the FLOP count of
 `saltjet.study.evaluation.model_cost`. Each model's latency is divided by the Transformer's at the
@@ -17,7 +17,7 @@ DEFAULT_N = (16, 32, 64, 150, 300, 600, 1024)
 
 
 def _via_run_bench(models, ns, batch, repeats):
-    from saltjet import bench
+    from saltjet.cost import bench
 
     run_bench = getattr(bench, "run_bench", None)
     if run_bench is None:

@@ -7,7 +7,7 @@ import pytest
 
 from saltjet.data.particles import ParticleData
 from saltjet.errors import DataError
-from saltjet.floor import FloorConfig, evaluate_floor, fit_floor, predict_floor
+from saltjet.evaluation.floor import FloorConfig, evaluate_floor, fit_floor, predict_floor
 
 
 def _jets(n_jets: int, n_classes: int, seed: int) -> ParticleData:

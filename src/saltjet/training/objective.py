@@ -1,7 +1,7 @@
 """The training objective and the quick validation metrics computed every epoch.
 
 Logits are (B, out): out = 1 (one sigmoid logit) for two-class data, else one per class (softmax).
-The full evaluation (rejections, per-class AUCs, multiplicity bins) is `saltjet.evaluate`.
+The full evaluation (rejections, per-class AUCs, multiplicity bins) is `saltjet.evaluation.evaluate`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from saltjet.errors import InputError
-from saltjet.metrics import (
+from saltjet.evaluation.metrics import (
     accuracy,
     accuracy_in_bins,
     confusion_matrix,

@@ -11,7 +11,7 @@ import torch
 from published_layouts import write_hls4ml
 from safetensors.torch import load_file
 
-from saltjet import run
+from saltjet.training import run
 from saltjet.cli import main
 
 FAST = ["--num-threads", "1", "--quiet", "--n-particles", "30", "--batch-size", "32"]

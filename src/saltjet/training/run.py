@@ -219,7 +219,7 @@ def check_weight_shapes(model: str, config, weights: str | Path) -> None:
         raise DataError(f"{weights} does not match the model in {CONFIG_FILE}: {detail}")
 
 
-# --- training checkpoints (written by saltjet.train) -------------------------------------------
+# --- training checkpoints (written by saltjet.training.loop) -------------------------------------------
 #   RUN_DIR/last.safetensors         weights after the last finished epoch (loadable by load_run)
 #   RUN_DIR/train_state.safetensors  everything needed to resume, committed by one rename:
 #                                    tensors "model.*" (last weights), "best.*" (best weights),
@@ -290,7 +290,7 @@ def unflatten_optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> d
 
 
 def json_safe(obj):
-    """`obj` with every non-finite float (NaN, ±inf) replaced by None, numpy scalars and arrays made plain,
+    """`obj` with every non-finite float (NaN, ±inf) replaced by None, numpy scalars and arrays made plain, paths as strings,
     so that strict JSON (no NaN/Infinity tokens) can hold it."""
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
@@ -300,6 +300,8 @@ def json_safe(obj):
         return json_safe(obj.tolist())
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
     return obj
 
 
@@ -308,9 +310,12 @@ def strict_json(obj, indent: int | None = None) -> str:
     return json.dumps(json_safe(obj), indent=indent, allow_nan=False)
 
 
-def write_json(path: str | Path, obj) -> None:
-    """Strict JSON file (see `strict_json`), atomically. Every JSON file saltjet writes goes through here."""
-    atomic_write_bytes(Path(path), (strict_json(obj, indent=2) + "\n").encode())
+def write_json(path: str | Path, obj, indent: int = 2) -> None:
+    """Strict JSON file (see `strict_json`), atomically; its folder is made when missing. Every JSON file
+    saltjet writes goes through here."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, (strict_json(obj, indent=indent) + "\n").encode())
 
 
 def write_jsonl(path: str | Path, records: list[dict]) -> None:

@@ -1,5 +1,5 @@
 """Figures made from saved evaluation output: a report dict (the JSON of `saltjet evaluate`) and a
-predictions dict ({probs, labels, class_names, multiplicity}, see `saltjet.evaluate.load_predictions`).
+predictions dict ({probs, labels, class_names, multiplicity}, see `saltjet.evaluation.evaluate.load_predictions`).
 
 Every figure is written as PNG and PDF with the mplhep CMS style. Figures are built on
 `matplotlib.figure.Figure` (Agg canvas), never pyplot, so nothing touches global state or needs a
@@ -22,7 +22,7 @@ import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from saltjet.metrics import HLS4ML_TPR, as_class_probs  # noqa: E402
+from saltjet.evaluation.metrics import HLS4ML_TPR, as_class_probs  # noqa: E402
 
 FORMATS = ("png", "pdf")
 

@@ -10,7 +10,7 @@ import math
 import pytest
 from published_layouts import write_hls4ml
 
-from saltjet import run, training_log
+from saltjet.training import log as training_log, run
 from saltjet.cli import main
 
 FAST = ["--num-threads", "1", "--quiet", "--n-particles", "30", "--batch-size", "32"]

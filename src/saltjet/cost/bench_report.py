@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from saltjet.run import atomic_write_bytes
+from saltjet.training.run import atomic_write_bytes
 
 COLUMNS = [
     ("model", "model", "{}"), ("n_particles", "n", "{}"), ("batch_size", "batch", "{}"), ("backend", "backend", "{}"),

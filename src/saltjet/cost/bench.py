@@ -3,7 +3,7 @@
 For each (model, n, batch, backend) `run_bench` builds a randomly initialised model (timing does not
 depend on the weights), feeds it random kT-sorted jets with realistic multiplicities, and records:
 
-- params, FLOPs per jet (analytic matmul count from `saltjet.flops`, checked against PyTorch's
+- params, FLOPs per jet (analytic matmul count from `saltjet.cost.flops`, checked against PyTorch's
   FlopCounterMode on the real graph),
 - latency per batch and per jet: `warmup` untimed calls, then `repeats` timed calls; median and
   inter-quartile range (IQR), at a fixed thread count (torch.set_num_threads / ORT intra-op threads),
@@ -14,7 +14,7 @@ depend on the weights), feeds it random kT-sorted jets with realistic multiplici
 - achieved FLOP/s and its fraction of a large fp32 GEMM (2048×2048 matmul) timed in the same run,
 - latency ratio to the Transformer at the same (n, batch, backend) in the same run.
 
-The onnxruntime backend exports each model with `saltjet.export.export_onnx` and times an ORT
+The onnxruntime backend exports each model with `saltjet.cost.export.export_onnx` and times an ORT
 session (CPU provider, or CUDA when available and requested device is cuda).
 """
 
@@ -28,38 +28,14 @@ import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from saltjet.data.sorting import apply_permutation, sort_particles
-from saltjet.distributed import resolve_device
+from saltjet.data.toy import random_jets
 from saltjet.errors import ConfigError
+from saltjet.training.distributed import resolve_device
 
 BACKENDS = ("torch", "onnxruntime")
-MEAN_MULTIPLICITY = 65.0  # hls4ml jets average 51 (W) to 91 (g) constituents
-
-
-def random_jets(batch: int, n: int, n_features: int = 3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random jets sorted by kT, padding last.
-
-    Multiplicities are Gamma-distributed (mean 65, like hls4ml jets), clipped to 1..n; pT is
-    exponential (10 GeV), Δη, Δφ normal (σ 0.15). Extra features beyond 3 are standard normal.
-
-    Returns:
-        x: (batch, n, n_features) float32 physical features (zero at padded slots), mask: (batch, n) bool.
-    """
-    rng = np.random.default_rng(seed)
-    mult = np.clip(np.rint(rng.gamma(8.0, MEAN_MULTIPLICITY / 8.0, batch)), 1, n).astype(np.int64)
-    mask = np.arange(n)[None, :] < mult[:, None]
-    pt = rng.exponential(10.0, (batch, n)) * mask
-    eta, phi = rng.normal(0.0, 0.15, (2, batch, n)) * mask
-    perm = sort_particles(pt, eta, phi, mask, by="kt")
-    feats = [pt, eta, phi] + [rng.normal(size=(batch, n)) * mask for _ in range(max(0, n_features - 3))]
-    x = apply_permutation(np.stack(feats[:n_features], axis=-1), perm).astype(np.float32)
-    return torch.from_numpy(x), torch.from_numpy(apply_permutation(mask, perm))
-
-
 @dataclass
 class Timing:
     """Seconds per call: median, inter-quartile range, and the raw samples."""
@@ -210,7 +186,7 @@ def _torch_runner(model, x, mask, options: BenchOptions):
 
 
 def _ort_runner(model, x, mask, options: BenchOptions, workdir: Path):
-    from saltjet.export import export_onnx, onnx_session
+    from saltjet.cost.export import export_onnx, onnx_session
 
     path = export_onnx(model, workdir / f"{model.model_name}_{x.shape[1]}.onnx")
     session = onnx_session(path, options.threads, "cuda" if x.is_cuda else "cpu")
@@ -242,7 +218,7 @@ def run_bench(options: BenchOptions, progress: bool = True) -> tuple[list[BenchR
     device, thread count, GEMM FLOP/s and versions of this run."""
     from tqdm import tqdm
 
-    from saltjet.flops import analytic_flops, measured_flops
+    from saltjet.cost.flops import analytic_flops, measured_flops
     from saltjet.models import count_parameters, create_model, list_models
 
     unknown = [m for m in options.models if m not in list_models()]

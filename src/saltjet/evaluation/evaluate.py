@@ -3,10 +3,10 @@
     run dir  -> load_run (model with its fitted scaler, class names, sort key, features)
     data     -> saltjet.data.load -> pipeline.prepare (the same sort / truncate / pad as training)
              -> predict (batched, no grad)  -> probs (N, C), or (N,) P(class 1) for binary runs
-             -> saltjet.metrics.evaluate_predictions -> report dict (JSON-ready)
+             -> saltjet.evaluation.metrics.evaluate_predictions -> report dict (JSON-ready)
 
 Predictions are saved as .npz {probs, labels, multiplicity, class_names} so figures can be
-re-made later (`saltjet.plots`) without running the model again.
+re-made later (`saltjet.evaluation.plots`) without running the model again.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from saltjet.errors import DataError
-from saltjet.metrics import DEFAULT_MULTIPLICITY_EDGES, evaluate_predictions
-from saltjet.run import STATE_FILE, SUMMARY_FILE, WEIGHTS_FILE, atomic_write_bytes, load_run, make_dir
+from saltjet.evaluation.metrics import DEFAULT_MULTIPLICITY_EDGES, evaluate_predictions
+from saltjet.training.run import STATE_FILE, SUMMARY_FILE, WEIGHTS_FILE, atomic_write_bytes, load_run, make_dir
 
 DEFAULT_BATCH_SIZE = 1024
 
@@ -28,7 +28,7 @@ DEFAULT_BATCH_SIZE = 1024
 def _device(device: str | torch.device) -> torch.device:
     if isinstance(device, torch.device):
         return device
-    from saltjet.distributed import resolve_device
+    from saltjet.training.distributed import resolve_device
 
     return resolve_device(device)
 
@@ -104,7 +104,7 @@ def evaluate_run(run_dir: str | Path, data_path, format: str = "auto", max_jets:
 
 def run_finished(run_dir: str | Path) -> bool:
     """False for a training run that has not finished: it has training state but no summary.json with
-    finished = true. A folder written by `saltjet.run.save_model` alone (no training state) counts as
+    finished = true. A folder written by `saltjet.training.run.save_model` alone (no training state) counts as
     finished."""
     import json
 
@@ -124,7 +124,7 @@ def evaluate_model(model: torch.nn.Module, info, data, batch_size: int = DEFAULT
     """Evaluate a loaded tagger on `ParticleData` prepared exactly like its training data.
 
     Args:
-        model, info: from `saltjet.run.load_run`.
+        model, info: from `saltjet.training.run.load_run`.
         data: ParticleData with physical features in file order (any slot count) and the run's
             classes, or the classes the run's task is made from (relabelled here, as in training).
     Returns:

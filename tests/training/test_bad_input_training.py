@@ -12,15 +12,15 @@ import torch
 import yaml
 from published_layouts import write_hls4ml
 
-import saltjet.run as run
-import saltjet.train as train_module
+import saltjet.training.run as run
+import saltjet.training.loop as train_module
 from saltjet.cli import main
 from saltjet.config import RunConfig
 from saltjet.data.particles import ParticleData
 from saltjet.data.toy import toy_jets
 from saltjet.errors import ConfigError, DataError, TrainingError
-from saltjet.metrics import accuracy_in_bins
-from saltjet.train import train
+from saltjet.evaluation.metrics import accuracy_in_bins
+from saltjet.training.loop import train
 
 DATA = toy_jets(160, n_classes=2, n_slots=20, seed=0)
 
@@ -211,7 +211,7 @@ def test_run_config_is_checked_against_the_weight_shapes_before_building(tmp_pat
 # --- 5. evaluate on an unfinished run, and the multiplicity overflow ------------------------------
 
 def test_evaluate_says_a_run_is_unfinished(tmp_path):
-    from saltjet.evaluate import evaluate_run
+    from saltjet.evaluation.evaluate import evaluate_run
 
     path = tmp_path / "jetImage_0_150p_0.h5"
     write_hls4ml(path, n_jets=80, seed=0)

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from saltjet import distributed, run, training_log
+from saltjet.training import distributed, run
+from saltjet.training import log as training_log
 from saltjet.config import RunConfig
 from saltjet.data.buckets import bucketed_batches
 from saltjet.data.particles import ParticleData
@@ -36,7 +37,7 @@ from saltjet.data.pipeline import (JetTensors, PreparedSplits, RunSplits, build_
                                    eval_shard)
 from saltjet.errors import ConfigError, DataError, TrainingError
 from saltjet.models import count_parameters, create_model, model_config
-from saltjet.objective import loss_fn, macro_auc, predictions, probabilities
+from saltjet.training.objective import loss_fn, macro_auc, predictions, probabilities
 
 EVAL_BATCH = 1024
 # Options that may change between an interrupted run and its resumption.

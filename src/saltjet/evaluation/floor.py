@@ -2,8 +2,8 @@
 
 A tagger that reads every constituent should beat a boosted-decision-tree on a handful of
 textbook jet observables (mass, multiplicity, girth, pT_D, leading-particle fraction, width, e2;
-see `saltjet.observables`). Every jet table of a study shows this floor, trained on the same
-training jets and scored by the same `saltjet.metrics.evaluate_predictions`.
+see `saltjet.evaluation.observables`). Every jet table of a study shows this floor, trained on the same
+training jets and scored by the same `saltjet.evaluation.metrics.evaluate_predictions`.
 
 Model: scikit-learn's `HistGradientBoostingClassifier` (log-loss, internal early stopping on a 10%
 validation part of the training jets), seeded.
@@ -18,8 +18,8 @@ import numpy as np
 
 from saltjet.data.particles import ParticleData
 from saltjet.errors import DataError
-from saltjet.metrics import evaluate_predictions
-from saltjet.observables import OBSERVABLES, observables_matrix
+from saltjet.evaluation.metrics import evaluate_predictions
+from saltjet.evaluation.observables import OBSERVABLES, observables_matrix
 
 
 @dataclass
@@ -69,7 +69,7 @@ def evaluate_floor(train: ParticleData, test: ParticleData, config: FloorConfig 
 
     Returns:
         report: `evaluate_predictions` dict plus {model: "floor", observables, n_trees, train_s}.
-        predictions: {probs, labels, class_names, multiplicity} (the layout `saltjet.plots` reads).
+        predictions: {probs, labels, class_names, multiplicity} (the layout `saltjet.evaluation.plots` reads).
     """
     if list(train.class_names) != list(test.class_names):
         raise DataError(f"train classes {train.class_names} differ from test classes {test.class_names}")

@@ -10,12 +10,12 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from saltjet import run
+from saltjet.training import run
 from saltjet.config import RunConfig
 from saltjet.data.pipeline import JetTensors
 from saltjet.data.toy import toy_jets
 from saltjet.errors import ConfigError
-from saltjet.train import EarlyStopping, train
+from saltjet.training.loop import EarlyStopping, train
 
 DATA = toy_jets(400, n_classes=3, n_slots=30, seed=0)
 
@@ -153,7 +153,7 @@ def test_optimizer_state_round_trip():
 
 
 def test_early_stopping_restores_the_best_epoch(tmp_path, monkeypatch):
-    import saltjet.train as train_module
+    import saltjet.training.loop as train_module
 
     real = train_module._validate
     scripted = iter([1.0, 0.5, 0.7, 0.9, 0.3])
@@ -214,7 +214,7 @@ def test_point_clouds_train_with_radius_order(tmp_path):
 def test_objective_binary_and_multiclass():
     from sklearn.metrics import log_loss
 
-    from saltjet.objective import loss_fn, macro_auc, predictions, probabilities
+    from saltjet.training.objective import loss_fn, macro_auc, predictions, probabilities
 
     logits = torch.tensor([[2.0], [-1.0], [0.5]])
     y = torch.tensor([1, 0, 0])

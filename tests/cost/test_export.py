@@ -11,9 +11,9 @@ import torch
 from conftest import random_jets
 from saltjet.cli import main
 from saltjet.errors import DataError, InputError
-from saltjet.export import ExportOptions, export_onnx, export_run, onnx_predict, onnx_session, read_metadata
+from saltjet.cost.export import ExportOptions, export_onnx, export_run, onnx_predict, onnx_session, read_metadata
 from saltjet.models import create_model, list_models
-from saltjet.run import RunInfo, save_model
+from saltjet.training.run import RunInfo, save_model
 
 N = 40
 CLASSES = ["g", "q", "W", "Z", "t"]
@@ -242,9 +242,9 @@ def test_cli_export_refuses_an_inconsistent_run_with_one_line(tmp_path, capsys, 
 
 def test_export_refuses_a_graph_that_does_not_reproduce_torch(tmp_path, monkeypatch):
     """The ONNX Runtime parity check runs before writing (tolerance forced below any real gap)."""
-    import saltjet.export
+    import saltjet.cost.export
 
-    monkeypatch.setattr(saltjet.export, "PARITY_ATOL", -1.0)
+    monkeypatch.setattr(saltjet.cost.export, "PARITY_ATOL", -1.0)
     with pytest.raises(DataError, match="ONNX Runtime differs from PyTorch"):
         export_onnx(create_model("salt", n_particles=N).eval(), tmp_path / "p.onnx")
     assert not (tmp_path / "p.onnx").exists()

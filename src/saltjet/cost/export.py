@@ -49,7 +49,7 @@ import torch
 
 from saltjet.errors import ConfigError, DataError, InputError
 from saltjet.extras import require
-from saltjet.run import RunInfo, atomic_write_bytes
+from saltjet.training.run import RunInfo, atomic_write_bytes
 
 DEFAULT_OPSET = 18
 PARITY_ATOL = 1e-4  # |ONNX Runtime − PyTorch| allowed on the export's sample batch (measured: ~1e-7)
@@ -213,8 +213,8 @@ def export_onnx(model: torch.nn.Module, path: str | Path, info: RunInfo | None =
 
 
 def export_run(run_dir: str | Path, onnx_path: str | Path, options: ExportOptions | None = None) -> Path:
-    """Load a run directory (`saltjet.run.load_run`) and export its model to `onnx_path`."""
-    from saltjet.run import load_run
+    """Load a run directory (`saltjet.training.run.load_run`) and export its model to `onnx_path`."""
+    from saltjet.training.run import load_run
 
     from saltjet.models.inputs import physical_model
 
@@ -225,10 +225,10 @@ def export_run(run_dir: str | Path, onnx_path: str | Path, options: ExportOption
 
 def _sample_jets(model: torch.nn.Module, batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Inputs to trace and check `model` with: physical jets for a `PhysicalInputTagger`
-    (`example_inputs`), else `saltjet.bench.random_jets` with the model's n_features."""
+    (`example_inputs`), else `saltjet.data.toy.random_jets` with the model's n_features."""
     if hasattr(model, "example_inputs"):
         return model.example_inputs(batch, seed)
-    from saltjet.bench import random_jets
+    from saltjet.data.toy import random_jets
 
     return random_jets(batch, model.config.n_particles, model.config.n_features, seed=seed)
 

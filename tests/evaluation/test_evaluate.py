@@ -12,10 +12,10 @@ from saltjet.cli import main
 from saltjet.data.hls4ml_layout import JET_FEATURES, LABEL_COLUMNS, PARTICLE_FEATURE_NAMES_AS_PUBLISHED, PARTICLE_FEATURES
 from saltjet.data.sorting import apply_permutation, sort_particles
 from saltjet.errors import DataError
-from saltjet.evaluate import load_predictions, predict, predictions_path_for, save_predictions
-from saltjet.metrics import evaluate_predictions
+from saltjet.evaluation.evaluate import load_predictions, predict, predictions_path_for, save_predictions
+from saltjet.evaluation.metrics import evaluate_predictions
 from saltjet.models import create_model
-from saltjet.run import RunInfo, save_model
+from saltjet.training.run import RunInfo, save_model
 
 HLS4ML_CLASSES = ["g", "q", "W", "Z", "t"]
 # distinct counts per class, so a swapped label order shows up in per_class[...]["n"]

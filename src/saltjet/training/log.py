@@ -1,6 +1,6 @@
 """A run's per-epoch training log, in the forms a physicist watches it in.
 
-    RUN_DIR/metrics.jsonl   one strict JSON object per finished epoch (`saltjet.run.METRICS_FILE`)
+    RUN_DIR/metrics.jsonl   one strict JSON object per finished epoch (`saltjet.training.run.METRICS_FILE`)
     RUN_DIR/metrics.csv     the same records, one row per epoch, the same columns (a spreadsheet,
                             `pandas.read_csv` or `numpy.genfromtxt` reads it); an empty cell = no value
     RUN_DIR/tensorboard/    TensorBoard event files (`tensorboard --logdir RUN_DIR`), written when the
@@ -60,7 +60,7 @@ def _cell(value) -> str:
 
 def write_csv(run_dir: str | Path, history: list[dict]) -> Path:
     """RUN_DIR/metrics.csv from the records, atomically (the whole file is rewritten)."""
-    from saltjet.run import atomic_write_bytes
+    from saltjet.training.run import atomic_write_bytes
 
     path = Path(run_dir) / CSV_FILE
     atomic_write_bytes(path, csv_text(history).encode())
@@ -110,7 +110,7 @@ def close(run_dir: str | Path) -> None:
 def read_history(run_dir: str | Path) -> list[dict]:
     """The records of RUN_DIR/metrics.jsonl; `DataError` when the run has none."""
     from saltjet.errors import DataError
-    from saltjet.run import METRICS_FILE, read_jsonl
+    from saltjet.training.run import METRICS_FILE, read_jsonl
 
     path = Path(run_dir) / METRICS_FILE
     if not Path(run_dir).is_dir():

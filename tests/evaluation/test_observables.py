@@ -9,7 +9,7 @@ import pytest
 
 from saltjet.data.particles import ParticleData
 from saltjet.errors import InputError
-from saltjet.observables import OBSERVABLES, jet_observables, observables_matrix
+from saltjet.evaluation.observables import OBSERVABLES, jet_observables, observables_matrix
 
 
 def _random_jets(n_jets=40, n=30, seed=0):

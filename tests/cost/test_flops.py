@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import random_jets
-from saltjet.flops import analytic_flops, literal_flops, measured_flops, paper_convention_flops
+from saltjet.cost.flops import analytic_flops, literal_flops, measured_flops, paper_convention_flops
 from saltjet.models import create_model, list_models
 
 
