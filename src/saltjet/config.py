@@ -62,6 +62,8 @@ class DataConfig:
             on a prefix of files that do not fit in memory.
         seed: seed of the train/validation/test split (kept apart from the training seed, so
             that seeds of repeated trials share one split).
+        on_nonfinite: jets holding NaN/inf values: "raise" (refuse the file, naming their count)
+            or "drop" (skip them, counted in a warning); `saltjet.data.load`'s option.
     """
 
     path: list[str] = field(default_factory=list)
@@ -75,6 +77,7 @@ class DataConfig:
     sort_by: str = "auto"
     max_jets: int | None = None
     seed: int = 0
+    on_nonfinite: str = "raise"
 
     def __post_init__(self):
         self.path = _as_str_list(self.path, "data.path")
@@ -100,6 +103,11 @@ class DataConfig:
         from saltjet.data.tasks import check_task
 
         check_task(self.task)
+        from saltjet.data.readers.screening import NONFINITE_POLICIES
+
+        if self.on_nonfinite not in NONFINITE_POLICIES:
+            raise ConfigError(f"data.on_nonfinite must be one of {', '.join(NONFINITE_POLICIES)}, "
+                              f"got {self.on_nonfinite!r}")
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from saltjet.data.particles import ParticleData
+from saltjet.data.particles import UNLABELLED, ParticleData
 from saltjet.errors import InputError
 
 DEFAULT_BATCH_SIZE = 1024  # = saltjet.evaluation.evaluate.DEFAULT_BATCH_SIZE, so scores equal `evaluate`'s bit for bit
@@ -73,13 +73,18 @@ class Tagger:
     def n_particles(self) -> int:
         return self.spec.n_particles
 
-    def load(self, path, format: str = "auto", max_jets: int | None = None, quiet: bool = True) -> ParticleData:
-        """Read `path` (file, folder, glob or list) with the physical columns this run needs."""
+    def load(self, path, format: str = "auto", max_jets: int | None = None, quiet: bool = True,
+             labels: str = "optional", on_nonfinite: str = "raise") -> ParticleData:
+        """Read `path` (file, folder, glob or list) with the physical columns this run needs.
+
+        Labels are optional by default (jets without one get y = -1), so files without labels
+        score too; `on_nonfinite="drop"` skips jets holding NaN/inf values (counted warning)
+        instead of refusing the file. See `saltjet.data.load`."""
         from saltjet.data.loading import load
         from saltjet.data.pipeline import reader_features
 
         return load(path, format=format, max_jets=max_jets, features=reader_features(path, format, self.features),
-                    quiet=quiet)
+                    quiet=quiet, labels=labels, on_nonfinite=on_nonfinite)
 
     def as_particles(self, data=None, **arrays) -> ParticleData:
         """`data` (ParticleData, path or dict of arrays) or keyword arrays as ParticleData."""
@@ -128,7 +133,7 @@ def particles_from_arrays(inputs: list[str], class_names: list[str], kind: str =
 
     Args:
         inputs: the columns needed (e.g. pt, eta_rel, phi_rel, e); extra keyword columns are ignored.
-        class_names: the run's classes (the labels are all 0: unknown).
+        class_names: the run's classes (the labels are all -1: unknown).
         mask: (N, m) bool, True = real particle; default pt > 0.
         columns: name -> (N, m) array (e.g. pt in GeV, eta_rel, phi_rel relative to the jet axis).
     """
@@ -143,13 +148,14 @@ def particles_from_arrays(inputs: list[str], class_names: list[str], kind: str =
     if mask.shape != shape:
         raise InputError(f"mask must be (N, m) = {shape}, got {mask.shape}")
     x = np.stack(arrays, axis=-1)
-    return ParticleData(x, mask, np.zeros(shape[0], np.int64), class_names, list(inputs), kind)
+    return ParticleData(x, mask, np.full(shape[0], UNLABELLED, np.int64), class_names, list(inputs), kind)
 
 
 def observer_columns(data: ParticleData) -> dict[str, np.ndarray]:
-    """Jet-level columns that travel with the scores: jet_pt and jet_mass [GeV] of the summed
-    constituents (massless from pT, Δη, Δφ), and multiplicity. (N,) each. Jet η is not among them:
-    the readers give η relative to the jet axis, so the jet's own η is not in the data."""
+    """Jet-level columns that travel with the scores, (N,) each: jet_pt [GeV], then jet_eta and
+    jet_phi when the reader gives them (`ParticleData.jet_columns`: the file's, or those of the sum
+    of all the jet's constituents), jet_mass [GeV] of the summed constituents (massless from pT, Δη,
+    Δφ) and multiplicity."""
     from saltjet.data.features import input_columns
     from saltjet.data.kinematics import invariant_mass
     from saltjet.evaluation.observables import massless_four_momenta
@@ -159,7 +165,8 @@ def observer_columns(data: ParticleData) -> dict[str, np.ndarray]:
         i_pt, i_eta, i_phi = input_columns(data, ["pt", "eta_rel", "phi_rel"])
         e, px, py, pz = (a.sum(axis=1) for a in massless_four_momenta(data.x[..., i_pt], data.x[..., i_eta],
                                                                           data.x[..., i_phi], data.mask))
-        out = {"jet_pt": np.hypot(px, py), "jet_mass": invariant_mass(e, px, py, pz), **out}
+        direction = {k: data.jet_columns[k] for k in ("jet_eta", "jet_phi") if k in data.jet_columns}
+        out = {"jet_pt": np.hypot(px, py), **direction, "jet_mass": invariant_mass(e, px, py, pz), **out}
     return out
 
 
@@ -167,7 +174,9 @@ def score_table(tagger: Tagger, data: ParticleData, labelled: bool = True, quiet
     """One row per jet of `data`: score_<class> for each of the run's classes, the observer columns
     (`observer_columns`) and, when `labelled`, `label`: the jet's class in the run's classes
     (relabelled by the run's task; -1 for a jet of no class of the run, e.g. a W jet for top_vs_qcd).
-    No label column when the data's classes are neither the run's nor those its task is made from."""
+    Jets without a label (read with labels="optional") get -1; a file without any label gets a
+    column of -1. No label column when the data's classes are neither the run's nor those its task
+    is made from."""
     from saltjet.data.tasks import task_labels
     from saltjet.errors import DataError
 
@@ -182,6 +191,8 @@ def score_table(tagger: Tagger, data: ParticleData, labelled: bool = True, quiet
                 table["label"] = task_labels(data, tagger.spec.task)
             except DataError:  # the file's classes are not those the task is made from: no label
                 pass
+        if "label" not in table and not data.labelled.any():
+            table["label"] = np.full(len(data), UNLABELLED, np.int64)
     return table
 
 

@@ -15,6 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, nargs="+", metavar="PATH", help="data file(s), folder or glob")
     p.add_argument("--format", default="auto", help="data format (default: detected from the files)")
     p.add_argument("--max-jets", type=positive_int, default=None, metavar="N", help="evaluate the first N jets only")
+    p.add_argument("--drop-nonfinite", action="store_true",
+                   help="skip jets holding NaN/inf values, with a count (default: refuse the file)")
     p.add_argument("--batch-size", type=positive_int, default=1024, help="jets per forward pass (default 1024)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda when available")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a table")
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = show
         report, predictions = evaluate_run(args.run, data, format=args.format, max_jets=args.max_jets,
-                                           batch_size=args.batch_size, device=args.device, quiet=args.quiet)
+                                           batch_size=args.batch_size, device=args.device, quiet=args.quiet,
+                                           on_nonfinite="drop" if args.drop_nonfinite else "raise")
     notes = []
     if args.out:
         out = Path(args.out)

@@ -19,7 +19,7 @@ HELP = "train SAL-T, Linformer or Transformer on jet files; writes weights, conf
 # argparse dest -> (config section, key)
 _DATA = {"data": "path", "val_data": "val_data", "format": "format", "sort_by": "sort_by", "n_particles": "n_particles",
          "max_jets": "max_jets", "val_fraction": "val_fraction", "features": "features",
-         "task": "task"}
+         "task": "task", "on_nonfinite": "on_nonfinite"}
 _TRAIN = {"epochs": "epochs", "batch_size": "batch_size", "batch_schedule": "batch_schedule",
           "batch_schedule_every": "batch_schedule_every", "lr": "lr",
           "lr_schedule": "lr_schedule", "weight_decay": "weight_decay", "seed": "seed", "device": "device",
@@ -50,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--features", help="input features: a set (raw, log, hls4ml) or comma-separated names, derived ones "
                    "included (log_pt, log_ptrel, log_e, delta_r); default raw = pt,eta_rel,phi_rel")
     d.add_argument("--task", help="relabel the classes first: 5class, top_vs_qcd or quark_vs_gluon (default: as in the data)")
+    d.add_argument("--drop-nonfinite", dest="on_nonfinite", action="store_const", const="drop",
+                   help="skip jets holding NaN/inf values, with a count (data.on_nonfinite; default: refuse the file)")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=positive_int, help="maximum epochs (default 100)")
     t.add_argument("--batch-size", type=positive_int, metavar="B", help="global batch size (default 256)")

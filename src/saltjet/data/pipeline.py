@@ -331,16 +331,18 @@ def reader_features(paths, format: str, features: list[str] | None) -> list[str]
 
 
 def load_particles(paths: list[str], format: str = "auto", max_jets: int | None = None,
-                   features: list[str] | None = None, quiet: bool = False) -> ParticleData:
+                   features: list[str] | None = None, quiet: bool = False,
+                   on_nonfinite: str = "raise") -> ParticleData:
     """Read `paths` with `saltjet.data.load`: at most `max_jets` jets, all particle slots of the
-    files (the pipeline sorts before it truncates), and the physical columns `features` need."""
+    files (the pipeline sorts before it truncates), the physical columns `features` need, labels
+    required, and jets with NaN/inf values refused or dropped (`on_nonfinite`)."""
     from saltjet.data.loading import load
 
     if not paths:
         raise ConfigError("no training data given (data.path / --data)")
     source = paths[0] if len(paths) == 1 else paths
     return load(source, format=format, max_jets=max_jets, features=reader_features(source, format, features),
-                quiet=quiet)
+                quiet=quiet, on_nonfinite=on_nonfinite)
 
 
 @dataclass
@@ -359,6 +361,9 @@ def split_for_run(cfg, data: ParticleData, val_data: ParticleData | None = None)
         cfg: saltjet.config.DataConfig (task, val_fraction, test_fraction, seed).
         data: loaded jets. val_data: separate validation jets (then `data` gives train and test).
     """
+    data.require_labels("training")  # before relabelling, which would leave unlabelled jets out
+    if val_data is not None:
+        val_data.require_labels("validation")
     if data.kind == "jets":
         data = relabel(data, cfg.task, seed=cfg.seed)
         if val_data is not None:
@@ -386,9 +391,9 @@ def build_splits(cfg, data: ParticleData | None = None, val_data: ParticleData |
     """
     if splits is None:
         if data is None:
-            data = load_particles(cfg.path, cfg.format, cfg.max_jets, cfg.features, quiet)
+            data = load_particles(cfg.path, cfg.format, cfg.max_jets, cfg.features, quiet, cfg.on_nonfinite)
         if val_data is None and cfg.val_data:
-            val_data = load_particles(cfg.val_data, cfg.format, cfg.max_jets, cfg.features, quiet)
+            val_data = load_particles(cfg.val_data, cfg.format, cfg.max_jets, cfg.features, quiet, cfg.on_nonfinite)
         splits = split_for_run(cfg, data, val_data)
     train, val = splits.train, splits.val
     key = resolve_sort_key(train.kind, cfg.sort_by)

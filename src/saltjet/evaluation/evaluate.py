@@ -69,7 +69,7 @@ def predict(model: torch.nn.Module, x, mask, batch_size: int = DEFAULT_BATCH_SIZ
 def evaluate_run(run_dir: str | Path, data_path, format: str = "auto", max_jets: int | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, device: str | torch.device = "auto",
                  weights_file: str = WEIGHTS_FILE, multiplicity_edges=DEFAULT_MULTIPLICITY_EDGES,
-                 quiet: bool = True) -> tuple[dict, dict]:
+                 quiet: bool = True, on_nonfinite: str = "raise") -> tuple[dict, dict]:
     """Run a saved tagger on a data set and compute every metric.
 
     Args:
@@ -77,6 +77,7 @@ def evaluate_run(run_dir: str | Path, data_path, format: str = "auto", max_jets:
         data_path: file, folder, glob or list of them, as for `saltjet.data.load`.
         format: data format or "auto".
         max_jets: evaluate the first this many jets only.
+        on_nonfinite: jets holding NaN/inf values: "raise" (refuse) or "drop" (skip, counted warning).
     Returns:
         report: `evaluate_predictions` output plus run, model, data, sort_by, n_empty_dropped,
             n_truncated. Jets without particles are dropped (counted in n_empty_dropped); the
@@ -96,7 +97,8 @@ def evaluate_run(run_dir: str | Path, data_path, format: str = "auto", max_jets:
     from saltjet.data.pipeline import reader_features
 
     data = load(data_path, format=format, max_jets=max_jets,
-                features=reader_features(data_path, format, info.feature_names), quiet=quiet)
+                features=reader_features(data_path, format, info.feature_names), quiet=quiet,
+                on_nonfinite=on_nonfinite)
     report, predictions = evaluate_model(model, info, data, batch_size, dev, multiplicity_edges, quiet)
     report = {"run": str(run_dir), "model": info.model, "data": _describe(data_path), "run_finished": finished, **report}
     return report, predictions
@@ -136,7 +138,7 @@ def evaluate_model(model: torch.nn.Module, info, data, batch_size: int = DEFAULT
     from saltjet.data.pipeline import InputSpec
 
     spec = InputSpec.from_run(info, model.config.n_particles)
-    data = spec.apply_task(data)
+    data = spec.apply_task(data.require_labels("evaluation"))
     if list(data.class_names) != list(info.class_names):
         raise DataError(f"the data's classes {data.class_names} differ from the run's {info.class_names} "
                         "(names and order must match)")
