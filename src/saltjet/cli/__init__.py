@@ -40,6 +40,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def run_folder(text: str) -> str:
+    """argparse type of --run: a run folder, or the name of a shipped model (`saltjet.pretrained`)."""
+    from saltjet.pretrained import resolve_run
+
+    return str(resolve_run(text))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from saltjet import __version__
 

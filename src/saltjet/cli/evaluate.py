@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from saltjet.cli import positive_int
+from saltjet.cli import positive_int, run_folder
 
 HELP = "evaluate a trained run on jets: accuracy, AUC, 1/FPR at TPR 0.8, accuracy vs multiplicity"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory written by `saltjet train`")
+    p.add_argument("--run", required=True, type=run_folder, metavar="RUN",
+                   help="run directory written by `saltjet train`, or a shipped model's name (saltjet models --pretrained)")
     p.add_argument("--data", required=True, nargs="+", metavar="PATH", help="data file(s), folder or glob")
     p.add_argument("--format", default="auto", help="data format (default: detected from the files)")
     p.add_argument("--max-jets", type=positive_int, default=None, metavar="N", help="evaluate the first N jets only")

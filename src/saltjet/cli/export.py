@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from saltjet.cli import positive_int
+from saltjet.cli import positive_int, run_folder
 
 HELP = ("export a run's model to ONNX: physical particles in (derived features computed inside), logits out, "
         "dynamic batch, metadata inside")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory (config.yaml + model.safetensors)")
+    p.add_argument("--run", required=True, type=run_folder, metavar="RUN",
+                   help="run directory (config.yaml + model.safetensors), or a shipped model's name (saltjet models --pretrained)")
     p.add_argument("--onnx", required=True, metavar="FILE", help="output .onnx file")
     p.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default 18)")
     p.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript",

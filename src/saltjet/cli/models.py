@@ -14,9 +14,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-features", type=positive_int, default=3, help="input features F (default 3)")
     p.add_argument("--n-classes", type=positive_int, default=5, help="classes (default 5; 2 gives one logit)")
     p.add_argument("--batch", type=positive_int, default=4, help="random jets in the forward pass (default 4)")
+    p.add_argument("--pretrained", action="store_true",
+                   help="list the trained models shipped with saltjet (load with saltjet.load_pretrained(NAME) "
+                        "or --run NAME)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.pretrained:
+        return _list_pretrained()
     import torch
 
     from saltjet.models import count_parameters, create_model, list_models
@@ -31,4 +36,16 @@ def run(args: argparse.Namespace) -> int:
         with torch.no_grad():
             out = model(x, mask)
         print(f"{name:<12} {count_parameters(model):>8,}  {tuple(out.shape)}")
+    return 0
+
+
+def _list_pretrained() -> int:
+    """One line per shipped model: name, then the first line of its model card's summary."""
+    from saltjet.pretrained import available, summary_line
+
+    names = available()
+    if not names:
+        print("no trained models are shipped with this installation")
+    for name in names:
+        print(f"{name:<20} {summary_line(name)}")
     return 0

@@ -6,14 +6,15 @@ import argparse
 import sys
 import warnings
 
-from saltjet.cli import positive_int
+from saltjet.cli import positive_int, run_folder
 
 HELP = ("score jets with a trained run, labels not needed: one probability column per class plus jet pT, "
         "η, φ, mass, multiplicity and label (-1: none)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory written by `saltjet train`")
+    p.add_argument("--run", required=True, type=run_folder, metavar="RUN",
+                   help="run directory written by `saltjet train`, or a shipped model's name (saltjet models --pretrained)")
     p.add_argument("--data", required=True, nargs="+", metavar="PATH", help="data file(s), folder or glob, any format")
     p.add_argument("--out", required=True, metavar="FILE",
                    help="scores file: .h5 (one dataset per column), .npz or .csv")

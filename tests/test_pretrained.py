@@ -1,0 +1,74 @@
+"""Shipped models: listed, resolved by name wherever a run folder is taken, loaded as a Tagger."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import saltjet
+from published_layouts import write_hls4ml
+from saltjet import pretrained
+from saltjet.cli import main
+from saltjet.config import RunConfig
+from saltjet.errors import ConfigError
+from saltjet.inference import Tagger
+from saltjet.training.loop import train
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """A folder of shipped models holding one small trained run, "toy-5class", and its data file."""
+    tmp = tmp_path_factory.mktemp("pretrained")
+    data = tmp / "jetImage_0_150p_0.h5"
+    write_hls4ml(data, n_jets=120, seed=0, n_slots=40, max_mult=36)
+    config = RunConfig.from_dict({"model": "salt", "data": {"path": [str(data)], "n_particles": 32},
+                                  "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "quiet": True}})
+    root = tmp / "models"
+    train(config, root / "toy-5class")
+    (root / "toy-5class" / pretrained.CARD_FILE).write_text("# toy\n\nSummary: a toy SAL-T for the tests\n")
+    (root / "empty").mkdir()  # a folder without weights is not a model
+    return root, data
+
+@pytest.fixture
+def use_shipped(shipped, monkeypatch):
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", shipped[0])
+    return shipped
+
+def test_available_lists_folders_with_weights(use_shipped):
+    assert pretrained.available() == ["toy-5class"]
+    assert pretrained.summary_line("toy-5class") == "a toy SAL-T for the tests"
+
+def test_unknown_name_is_one_line_naming_the_choices(use_shipped):
+    with pytest.raises(ConfigError, match="choose from toy-5class"):
+        pretrained.path("salt-7class")
+
+def test_an_existing_folder_wins_over_a_shipped_name(use_shipped, tmp_path, monkeypatch):
+    root, _ = use_shipped
+    assert pretrained.resolve_run("toy-5class") == root / "toy-5class"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "toy-5class").mkdir()
+    assert pretrained.resolve_run("toy-5class") == tmp_path.joinpath("toy-5class").relative_to(tmp_path)
+    assert pretrained.resolve_run("runs/x") == pretrained.Path("runs/x")
+
+def test_load_pretrained_scores_like_the_run_folder(use_shipped):
+    root, data = use_shipped
+    tagger = saltjet.load_pretrained("toy-5class", device="cpu")
+    assert isinstance(tagger, Tagger)
+    np.testing.assert_array_equal(tagger.predict(str(data)),
+                                  Tagger.from_run(root / "toy-5class", device="cpu").predict(str(data)))
+
+def test_cli_takes_a_shipped_name_for_run(use_shipped, tmp_path, capsys):
+    _, data = use_shipped
+    assert main(["evaluate", "--run", "toy-5class", "--data", str(data), "--json", "--quiet"]) == 0
+    assert '"accuracy"' in capsys.readouterr().out
+    assert main(["predict", "--run", "toy-5class", "--data", str(data), "--out", str(tmp_path / "s.h5")]) == 0
+    assert main(["models", "--pretrained"]) == 0
+    assert "toy-5class" in capsys.readouterr().out
+
+@pytest.mark.parametrize("name", pretrained.available())
+def test_every_shipped_model_loads_and_has_a_card(name):
+    """The real shipped models (none when this runs before any is added: then nothing to check)."""
+    folder = pretrained.path(name)
+    card = (folder / pretrained.CARD_FILE).read_text(encoding="utf-8")
+    assert pretrained.summary_line(name) and "saltjet train" in card
+    tagger = saltjet.load_pretrained(name, device="cpu")
+    assert tagger.class_names and tagger.n_particles >= 1
