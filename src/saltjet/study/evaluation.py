@@ -7,12 +7,20 @@ file that `evaluate_run` could read (the run's own pipeline builds their feature
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from saltjet.cost.bench import time_forward
+from saltjet.cost.flops import analytic_flops
 from saltjet.data.particles import ParticleData
 from saltjet.data.toy import random_jets
+from saltjet.evaluation.evaluate import evaluate_model
+from saltjet.models import count_parameters, create_model, model_config as make_config
+from saltjet.study.layout import COSTS_FILE
+from saltjet.training.run import load_run, write_json
 
 
 def evaluate_on(run_dir: str | Path, test: ParticleData, device: str = "auto") -> tuple[dict, dict]:
@@ -23,9 +31,6 @@ def evaluate_on(run_dir: str | Path, test: ParticleData, device: str = "auto") -
             n_truncated.
         predictions: {probs, labels, multiplicity, class_names} (the layout of `saltjet.evaluation.plots`).
     """
-    from saltjet.evaluation.evaluate import evaluate_model
-    from saltjet.training.run import load_run
-
     model, info = load_run(run_dir)  # on the CPU; `predict` moves it to `device`
     report, predictions = evaluate_model(model, info, test, device=device)
     return {"run": str(run_dir), "model": info.model, **report}, predictions
@@ -34,22 +39,16 @@ def evaluate_on(run_dir: str | Path, test: ParticleData, device: str = "auto") -
 def model_cost(model_name: str, model_config: dict, batch: int = 256, repeats: int = 10) -> dict:
     """Parameters, FLOPs per jet and CPU latency per jet of a model config (random weights).
 
-    FLOPs come from `saltjet.cost.flops` when it offers a per-jet count, else from PyTorch's
-    FlopCounterMode on one forward pass; latency from `saltjet.cost.bench.time_forward` on
+    FLOPs per jet from `saltjet.cost.flops.analytic_flops`; latency from `saltjet.cost.bench.time_forward` on
     `saltjet.data.toy.random_jets` (median of `repeats` calls at the current thread count).
     """
-    import torch
-
-    from saltjet.cost import bench
-    from saltjet.models import count_parameters, create_model, model_config as make_config
-
     config = make_config(model_name, **model_config)
     model = create_model(model_name, config).eval()
     n, f = config.n_particles, config.n_features
-    flops = _flops_per_jet(model, model_name, config)
+    flops = float(analytic_flops(model).total)
     x, mask = random_jets(batch, n, f, seed=0)
     with torch.inference_mode():
-        timing = bench.time_forward(model, x, mask, repeats=repeats, warmup=2)
+        timing = time_forward(model, x, mask, repeats=repeats, warmup=2)
     return {"params": count_parameters(model), "flops": flops,
             "latency_ms": 1e3 * timing.median_s / batch, "latency_batch": batch,
             "threads": torch.get_num_threads()}
@@ -59,13 +58,7 @@ def cached_model_cost(out: Path, info, quick: bool) -> dict:
     """`model_cost` of a run's model (`info`: its `saltjet.training.run` info), measured once per study folder
     `out` and kept in OUT/costs.json, so re-rendering a report does not re-time every model.
     `quick` uses a tiny batch (smoke tests)."""
-    import json
-
-    import torch
-
-    from saltjet.training.run import atomic_write_bytes
-
-    path = Path(out) / "costs.json"
+    path = Path(out) / COSTS_FILE
     try:
         cache = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -74,30 +67,8 @@ def cached_model_cost(out: Path, info, quick: bool) -> dict:
     if key not in cache:
         cache[key] = (model_cost(info.model, info.model_config, batch=16, repeats=2) if quick
                       else model_cost(info.model, info.model_config))
-        atomic_write_bytes(path, (json.dumps(cache, indent=1) + "\n").encode())
+        write_json(path, cache, indent=1)
     return cache[key]
-
-
-def _flops_per_jet(model, model_name: str, config) -> float:
-    try:
-        from saltjet.cost import flops as flops_module
-
-        count = getattr(flops_module, "analytic_flops", None) or getattr(flops_module, "count_flops", None)
-        if count is not None:
-            value = count(model)
-            value = value.get("total", value) if isinstance(value, dict) else value
-            return float(getattr(value, "total", value))
-    except (ImportError, TypeError, AttributeError):
-        pass
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from saltjet.data.toy import random_jets
-
-    x, mask = random_jets(4, config.n_particles, config.n_features, seed=0)
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        model(x, mask)
-    return float(counter.get_total_flops()) / 4
 
 
 def mean_bins(reports: list[dict]) -> list[dict]:

@@ -15,6 +15,10 @@ import json
 import shutil
 from pathlib import Path
 
+from saltjet.data.features import CORE
+from saltjet.data.pipeline import resolve_sort_key
+from saltjet.evaluation.floor import FloorConfig
+from saltjet.models import model_config as make_model_config
 from saltjet.study.layout import EVAL_FILE, REUSED_FILE
 from saltjet.training.run import json_safe
 
@@ -37,10 +41,6 @@ def run_key(config, task: str, data_description: dict) -> str:
     for k in ("quiet", "num_threads", "device"):
         d["train"].pop(k, None)
     # defaults spelled out, so that naming a default (sort_by: kt, partitions: 4) is the same training
-    from saltjet.data.features import CORE
-    from saltjet.data.pipeline import resolve_sort_key
-    from saltjet.models import model_config as make_model_config
-
     kind = data_description.get("kind", "jets")
     d["data"].pop("task", None)  # keyed as `task` below (keys from before the task was a data field hold)
     if d["data"].get("on_nonfinite") == "raise":  # the default: keys from before the option hold
@@ -70,8 +70,6 @@ def find_reusable(out: Path, key: str, pattern: str = f"runs/*/*/seed*/{EVAL_FIL
 
 def floor_key(task: str, seed: int, split: dict, data_description: dict) -> str:
     """Identity of one physics-floor fit: task, data, split and the trees' settings."""
-    from saltjet.evaluation.floor import FloorConfig
-
     return _digest({"task": task, "split": split, "data": _data_identity(data_description),
                     "floor": dataclasses.asdict(FloorConfig(seed=seed))})
 

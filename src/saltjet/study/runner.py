@@ -21,8 +21,11 @@ so `multiplicity`, `attention` and the reference runs of the ablations reuse `co
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
+import multiprocessing
+import os
 import platform
 import sys
 import time
@@ -30,12 +33,26 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
+from saltjet import __version__
+from saltjet.config import DataConfig, RunConfig, build_dataclass
+from saltjet.data.features import CORE, expand_features
+from saltjet.data.pipeline import split_for_run
+from saltjet.data.tasks import TASKS
 from saltjet.errors import ConfigError
+from saltjet.evaluation.evaluate import save_predictions
+from saltjet.evaluation.floor import FloorConfig, evaluate_floor
+from saltjet.extras import check_extras, require
+from saltjet.study.data import load_jets, load_pointclouds
+from saltjet.study.evaluation import cached_model_cost, evaluate_on
 from saltjet.study.layout import EVAL_FILE, PREDICTIONS_FILE, RESULTS_FILE
+from saltjet.study.report import write_report
 from saltjet.study.reuse import copy_floor, copy_run, find_reusable, floor_key, reused_from, run_key
+from saltjet.study.scaling import run_scaling
 from saltjet.study.spec import StudySpec, load_study
-from saltjet.training.run import write_json
+from saltjet.training.loop import train
+from saltjet.training.run import read_info, write_json
 
 METRIC_KEYS = ("accuracy", "auc_macro", "mean_rejection_at_tpr_0.8", "rejection_at_eff_0.3", "rejection_at_eff_0.5")
 DEFAULT_DATA = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
@@ -44,15 +61,8 @@ DEFAULT_TRAIN = {"device": "auto"}
 
 def versions() -> dict:
     """Versions of the software that produced a result."""
-    import torch
-
-    from saltjet.extras import require
-
     sklearn = require("sklearn", extra="train")
-
-    import saltjet
-
-    return {"saltjet": saltjet.__version__, "torch": torch.__version__, "numpy": np.__version__,
+    return {"saltjet": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "scikit-learn": sklearn.__version__, "python": platform.python_version(),
             "platform": platform.platform(terse=True)}
 
@@ -82,8 +92,6 @@ SPLIT_KEYS = ("val_fraction", "test_fraction", "seed", "task")  # one split per 
 def feature_names_of(spec: StudySpec) -> list[str]:
     """Every input feature name any run of the study uses (the study reads the physical columns
     they need once; each run's pipeline builds its own features)."""
-    from saltjet.data.features import CORE, expand_features
-
     names = list(CORE)
     for r in spec.runs:
         data = {**spec.data, **r.data}
@@ -94,8 +102,6 @@ def feature_names_of(spec: StudySpec) -> list[str]:
 def run_config(spec: StudySpec, run, seed: int, test_fraction: float, data_source: list[str], quiet: bool,
                task: str | None = None):
     """The `saltjet.config.RunConfig` of one (run, seed) on `task`."""
-    from saltjet.config import RunConfig
-
     shared = sorted(set(run.data) & set(SPLIT_KEYS))
     if shared:
         raise ConfigError(f"run {run.name}: {', '.join(shared)} must be set in the study's data, which its runs share")
@@ -131,9 +137,6 @@ class _TaskData:
 
     def get(self, task: str) -> _Task:
         if task not in self._cache:
-            from saltjet.config import DataConfig, build_dataclass
-            from saltjet.data.pipeline import split_for_run
-
             fixed_test = self.study_data.test
             split = {k: v for k, v in {**DEFAULT_DATA, **self.spec.data}.items() if k in SPLIT_KEYS}
             test_fraction = split["test_fraction"] if fixed_test is None else 0.0
@@ -145,8 +148,6 @@ class _TaskData:
 
 
 def _applicable_tasks(spec: StudySpec, class_names: list[str], notes: list[str]) -> list[str]:
-    from saltjet.data.tasks import TASKS
-
     if spec.kind != "jets":
         return list(spec.tasks)
     tasks = []
@@ -182,8 +183,6 @@ def run_study(name: str, data: str | None = None, seeds: int | None = None, quic
     Returns:
         the results dict (also written to OUT/results.json).
     """
-    from saltjet.extras import check_extras
-
     say = (lambda s: None) if quiet else (log or (lambda s: print(s, file=sys.stderr)))
     spec = resolve_spec(name, quick, seeds, jets_per_class, epochs)
     check_extras("train", "eval", "plot", purpose=f"the {spec.name} study")  # before hours of work, not after
@@ -199,15 +198,12 @@ def run_study(name: str, data: str | None = None, seeds: int | None = None, quic
         "runs": [], "floor": [], "bench": [], "notes": [], "figures": [],
     }
     if spec.kind == "bench":
-        from saltjet.study.scaling import run_scaling
-
         results["bench"] = run_scaling(spec, say)
     else:
         _train_and_evaluate(spec, results, data, format, Path(cache_dir), out, quiet, say, jobs)
     results["wall_seconds"] = time.perf_counter() - t_start
     results["train_wall_seconds_total"] = sum(r.get("train_wall_s") or 0.0 for r in results["runs"])
-    from saltjet.study.figures import make_figures
-    from saltjet.study.report import write_report
+    from saltjet.study.figures import make_figures  # needs the [plot] extra, checked above
 
     results["figures"] = [str(p.relative_to(out)) for p in make_figures(spec, results, out)]
     _write_json(out / RESULTS_FILE, results)
@@ -233,8 +229,6 @@ _TASK_DATA: "_TaskData | None" = None  # this process's study data (set by the r
 
 
 def _load_study_data(spec: StudySpec, data_path, fmt: str, cache_dir: Path, quiet: bool):
-    from saltjet.study.data import load_jets, load_pointclouds
-
     if spec.kind == "pointcloud":
         n_points = int(spec.data.get("n_particles", 1024))
         return load_pointclouds(data_path, spec.jets_per_class, n_points, cache_dir, quiet)
@@ -243,8 +237,6 @@ def _load_study_data(spec: StudySpec, data_path, fmt: str, cache_dir: Path, quie
 
 def _init_worker(spec: StudySpec, data_path, fmt: str, cache_dir: Path, threads: int) -> None:
     """Start of a `--jobs` worker process: its thread share and its own copy of the study data."""
-    import torch
-
     global _TASK_DATA
     torch.set_num_threads(threads)
     _TASK_DATA = _TaskData(_load_study_data(spec, data_path, fmt, cache_dir, quiet=True), spec)
@@ -252,10 +244,6 @@ def _init_worker(spec: StudySpec, data_path, fmt: str, cache_dir: Path, threads:
 
 def _train_one(job: _Job) -> dict:
     """Train and evaluate one job; write its study_eval.json. Returns the record."""
-    from saltjet.evaluation.evaluate import save_predictions
-    from saltjet.study.evaluation import evaluate_on
-    from saltjet.training.loop import train
-
     task = _TASK_DATA.get(job.task)
     summary = train(job.config, job.run_dir, resume=True, splits=task.splits)
     if not summary.get("finished", True):
@@ -280,10 +268,6 @@ def _train_pending(pending: list[_Job], jobs: int, total: int, say, worker_args:
             say(f"[{job.index}/{total}] {job.task} {job.run.name} seed {job.seed}: training")
             _train_one(job)
         return
-    import concurrent.futures
-    import multiprocessing
-    import os
-
     threads = max(1, (os.cpu_count() or 1) // jobs)
     for job in pending:
         job.config.train.num_threads = threads
@@ -302,26 +286,38 @@ def _train_pending(pending: list[_Job], jobs: int, total: int, say, worker_args:
 
 
 def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, say, jobs: int = 1) -> None:
-    from saltjet.evaluation.evaluate import save_predictions
-    from saltjet.evaluation.floor import FloorConfig, evaluate_floor
-    from saltjet.training.run import read_info
-    from saltjet.study.evaluation import cached_model_cost
+    """Load the study's jets, plan every (task, run, seed), train what is neither done nor reusable,
+    collect each run's record and fit the physics floors; everything lands in `results`."""
     global _TASK_DATA
 
     say(f"study {spec.name}: loading data")
     study_data = _load_study_data(spec, data_path, fmt, cache_dir, quiet)
     results["data"] = study_data.description
-    source = [study_data.description["path"]]
     tasks = _applicable_tasks(spec, study_data.pool.class_names, results["notes"])
     task_data = _TASK_DATA = _TaskData(study_data, spec)
-    total = len(tasks) * len(spec.runs) * spec.seeds
-    all_jobs: list[_Job] = []
-    pending: list[_Job] = []
+    all_jobs = _plan(spec, tasks, task_data, study_data.description, out, quiet, results)
+    pending = [job for job in all_jobs if not _done_or_reused(job, out, len(all_jobs), say)]
+    _train_pending(pending, jobs, len(all_jobs), say, (spec, data_path, fmt, cache_dir))
+    results["runs"] += [_run_row(job, out, spec.is_quick) for job in all_jobs]
+    _note_reuse(results)
+    if spec.floor:
+        for task in tasks:
+            for seed in range(spec.seeds):
+                row = _floor(spec, task, seed, task_data.get(task), study_data.description, out, say)
+                if row is not None:
+                    results["floor"].append(row)
+
+
+def _plan(spec, tasks, task_data, data_description: dict, out: Path, quiet: bool, results: dict) -> list[_Job]:
+    """Every (task, run, seed) of the study as a `_Job`, with its run folder, config and `run_key`;
+    records each task's split sizes in `results` and saves the attention figures' jet."""
+    source = [data_description["path"]]
+    jobs: list[_Job] = []
     for task in tasks:
         split = task_data.get(task)
-        test, test_fraction = split.test, split.test_fraction
+        test = split.test
         if task == tasks[0] and ({"attention", "partitions"} & set(spec.figures)):
-            from saltjet.study.figures import save_attention_jet
+            from saltjet.study.figures import save_attention_jet  # needs the [plot] extra
 
             save_attention_jet(out, test)
         results.setdefault("tasks", {})[task] = {"class_names": list(test.class_names),
@@ -329,67 +325,82 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
                                                  "n_pool": split.n_pool}
         for run in spec.runs:
             for seed in range(spec.seeds):
-                run_dir = out / "runs" / task / run.name / f"seed{seed}"
-                config = run_config(spec, run, seed, test_fraction, source, quiet, task if spec.kind == "jets" else None)
-                job = _Job(len(all_jobs) + 1, task, run, seed, run_dir, config,
-                           run_key(config, task, study_data.description))
-                all_jobs.append(job)
-                if (run_dir / EVAL_FILE).is_file():
-                    say(f"[{job.index}/{total}] {task} {run.name} seed {seed}: done, skipped")
-                    record = json.loads((run_dir / EVAL_FILE).read_text())
-                    if record.get("run_key") != job.key:  # keyed by an older `run_key`: re-key for reuse
-                        _write_json(run_dir / EVAL_FILE, {**record, "run_key": job.key})
-                    continue
-                source_dir = find_reusable(out, job.key)
-                if source_dir is not None:
-                    where = copy_run(source_dir, run_dir, out.resolve().parent)
-                    say(f"[{job.index}/{total}] {task} {run.name} seed {seed}: same training as {where}, reused")
-                    continue
-                pending.append(job)
-    _train_pending(pending, jobs, total, say, (spec, data_path, fmt, cache_dir))
-    for job in all_jobs:
-        record = json.loads((job.run_dir / EVAL_FILE).read_text())
-        report, summary = record["report"], record["summary"]
-        info = read_info(job.run_dir)
-        results["runs"].append({
-            "task": job.task, "run": job.run.name, "label": job.run.label, "model": job.run.model, "seed": job.seed,
-            "model_options": job.run.model_options, "data_options": job.run.data,
-            "metrics": {k: report.get(k) for k in METRIC_KEYS if k in report},
-            "per_class": report.get("per_class", {}), "multiplicity_bins": report.get("multiplicity_bins", []),
-            **cached_model_cost(out, info, spec.is_quick), "epochs_run": summary.get("epochs_run"),
-            "best_epoch": summary.get("best_epoch"), "train_wall_s": summary.get("wall_seconds"),
-            "n_train": summary.get("n_train"), "run_dir": str(job.run_dir.relative_to(out)),
-            "reused_from": reused_from(job.run_dir),
-        })
+                config = run_config(spec, run, seed, split.test_fraction, source, quiet,
+                                    task if spec.kind == "jets" else None)
+                jobs.append(_Job(len(jobs) + 1, task, run, seed, out / "runs" / task / run.name / f"seed{seed}",
+                                 config, run_key(config, task, data_description)))
+    return jobs
+
+
+def _done_or_reused(job: _Job, out: Path, total: int, say) -> bool:
+    """True when `job` needs no training: its folder holds a finished evaluation (re-keyed when an
+    older `run_key` named it), or a sibling study finished the same training (copied here)."""
+    prefix = f"[{job.index}/{total}] {job.task} {job.run.name} seed {job.seed}"
+    eval_file = job.run_dir / EVAL_FILE
+    if eval_file.is_file():
+        say(f"{prefix}: done, skipped")
+        record = json.loads(eval_file.read_text())
+        if record.get("run_key") != job.key:  # keyed by an older `run_key`: re-key for reuse
+            _write_json(eval_file, {**record, "run_key": job.key})
+        return True
+    source_dir = find_reusable(out, job.key)
+    if source_dir is None:
+        return False
+    where = copy_run(source_dir, job.run_dir, out.resolve().parent)
+    say(f"{prefix}: same training as {where}, reused")
+    return True
+
+
+def _run_row(job: _Job, out: Path, quick: bool) -> dict:
+    """The results.json row of one finished job: its metrics, cost, timing and provenance."""
+    record = json.loads((job.run_dir / EVAL_FILE).read_text())
+    report, summary = record["report"], record["summary"]
+    return {
+        "task": job.task, "run": job.run.name, "label": job.run.label, "model": job.run.model, "seed": job.seed,
+        "model_options": job.run.model_options, "data_options": job.run.data,
+        "metrics": {k: report.get(k) for k in METRIC_KEYS if k in report},
+        "per_class": report.get("per_class", {}), "multiplicity_bins": report.get("multiplicity_bins", []),
+        **cached_model_cost(out, read_info(job.run_dir), quick), "epochs_run": summary.get("epochs_run"),
+        "best_epoch": summary.get("best_epoch"), "train_wall_s": summary.get("wall_seconds"),
+        "n_train": summary.get("n_train"), "run_dir": str(job.run_dir.relative_to(out)),
+        "reused_from": reused_from(job.run_dir),
+    }
+
+
+def _note_reuse(results: dict) -> None:
+    """A report note naming the studies whose trainings this one copied."""
     reused = [r for r in results["runs"] if r["reused_from"]]
     if reused:
         sources = sorted({r["reused_from"].split("/")[0] for r in reused})
         results["notes"].append(f"{len(reused)} of {len(results['runs'])} trainings are the same trainings (config, "
                                 f"task and data) as in the {', '.join(sources)} study, copied from there")
-    for task in tasks:
-        split = task_data.get(task)
-        train_split, test = split.splits.train, split.test
-        if spec.floor and test.kind == "jets":
-            for seed in range(spec.seeds):
-                path = out / "floor" / task / f"seed{seed}.json"
-                split = {k: v for k, v in {**DEFAULT_DATA, **spec.data}.items() if k in DEFAULT_DATA}
-                key = floor_key(task, seed, split, study_data.description)
-                source = None if path.is_file() else find_reusable(out, key, f"floor/{task}/seed{seed}.json", "floor_key")
-                if source is not None:
-                    where = copy_floor(source, path, out.resolve().parent)
-                    say(f"{task}: physics floor, seed {seed}: same fit as {where}, reused")
-                if path.is_file():
-                    report = json.loads(path.read_text())
-                    if "floor_key" not in report:  # written before floors carried their key
-                        _write_json(path, {**report, "floor_key": key})
-                else:
-                    say(f"{task}: physics floor (boosted trees on jet observables), seed {seed}")
-                    report, predictions = evaluate_floor(train_split, test, FloorConfig(seed=seed))
-                    report["floor_key"] = key
-                    _write_json(path, report)
-                    save_predictions(path.with_suffix(".predictions.npz"), predictions)
-                results["floor"].append({"task": task, "seed": seed, "label": "physics floor (BDT)",
-                                         "metrics": {k: report.get(k) for k in METRIC_KEYS if k in report},
-                                         "multiplicity_bins": report.get("multiplicity_bins", []),
-                                         "observables": report.get("observables"), "n_trees": report.get("n_trees"),
-                                         "train_wall_s": report.get("train_s")})
+
+
+def _floor(spec, task: str, seed: int, split: _Task, data_description: dict, out: Path, say) -> dict | None:
+    """The physics floor of one (task, seed): read when done, copied when a sibling study fitted the
+    same one, else fitted on the task's training jets. Its results.json row; None for point clouds."""
+    train_split, test = split.splits.train, split.test
+    if test.kind != "jets":
+        return None
+    path = out / "floor" / task / f"seed{seed}.json"
+    split_settings = {k: v for k, v in {**DEFAULT_DATA, **spec.data}.items() if k in DEFAULT_DATA}
+    key = floor_key(task, seed, split_settings, data_description)
+    source = None if path.is_file() else find_reusable(out, key, f"floor/{task}/seed{seed}.json", "floor_key")
+    if source is not None:
+        where = copy_floor(source, path, out.resolve().parent)
+        say(f"{task}: physics floor, seed {seed}: same fit as {where}, reused")
+    if path.is_file():
+        report = json.loads(path.read_text())
+        if "floor_key" not in report:  # written before floors carried their key
+            _write_json(path, {**report, "floor_key": key})
+    else:
+        say(f"{task}: physics floor (boosted trees on jet observables), seed {seed}")
+        report, predictions = evaluate_floor(train_split, test, FloorConfig(seed=seed))
+        report["floor_key"] = key
+        _write_json(path, report)
+        save_predictions(path.with_suffix(".predictions.npz"), predictions)
+    return {"task": task, "seed": seed, "label": "physics floor (BDT)",
+            "metrics": {k: report.get(k) for k in METRIC_KEYS if k in report},
+            "multiplicity_bins": report.get("multiplicity_bins", []),
+            "observables": report.get("observables"), "n_trees": report.get("n_trees"),
+            "train_wall_s": report.get("train_s")}
