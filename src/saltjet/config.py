@@ -126,9 +126,10 @@ class TrainConfig:
             `lr_step_epochs`).
         warmup_epochs: linear warm-up over the first epochs (epoch k of w runs at lr·(k+1)/w);
             the schedule then runs over the remaining epochs.
-        bucket_batches: cut each epoch's batches from multiplicity-sorted chunks
-            (`saltjet.data.buckets`), so that a batch costs about its own jets' multiplicity
-            instead of n slots. Measured in `benchmarks/bench_train.py`.
+        length_groups: compute each batch in this many sub-batches of similar multiplicity and
+            accumulate their gradients: the same step as the whole batch, but each sub-batch drops
+            its all-padding slots, so short jets cost less (1 = off). Measured in
+            `benchmarks/bench_train.py`.
         patience: stop after this many epochs without a lower validation loss (0 = never); the
             best epoch's weights are restored and saved.
         min_delta: improvement smaller than this does not count.
@@ -149,7 +150,7 @@ class TrainConfig:
     lr_step_epochs: int = 10
     lr_gamma: float = 0.5
     warmup_epochs: int = 0
-    bucket_batches: bool = False
+    length_groups: int = 4
     patience: int = 40
     min_delta: float = 0.0
     seed: int = 0
@@ -167,7 +168,7 @@ class TrainConfig:
         self.batch_schedule = [_to_int(b, "train.batch_schedule") for b in (self.batch_schedule or [])]
         if any(b < 1 for b in self.batch_schedule):
             raise ConfigError(f"train.batch_schedule sizes must be ≥ 1, got {self.batch_schedule}")
-        for name in ("epochs", "batch_size", "batch_schedule_every", "lr_step_epochs"):
+        for name in ("epochs", "batch_size", "batch_schedule_every", "lr_step_epochs", "length_groups"):
             _check_positive(self, name)
         if self.num_threads is not None:
             _check_positive(self, "num_threads")

@@ -229,3 +229,32 @@ def test_objective_binary_and_multiclass():
     # the two background jets (0.045, 0.107), so AUC_2 = 3/4
     assert macro_auc(pm, ym.numpy()) == pytest.approx((1 + 1 + 0.75) / 3)
     assert macro_auc(pm[:2], np.array([0, 1])) is None  # class 2 absent: undefined
+
+
+@pytest.mark.parametrize("model", ["salt", "linformer", "transformer"])
+@pytest.mark.parametrize("n_classes", [5, 2])
+def test_length_groups_take_the_same_step_as_the_whole_batch(model, n_classes):
+    """Sub-batches of similar multiplicity, gradients accumulated: the gradient of the batch's mean loss."""
+    from contextlib import nullcontext
+
+    from saltjet.training.distributed import setup
+    from saltjet.models import create_model
+    from saltjet.training.loop import _accumulate_gradients
+
+    data = JetTensors.from_data(toy_jets(96, n_classes=n_classes, n_slots=60, seed=3))
+    x, mask = data.x.clone(), data.mask.clone()
+    order = torch.argsort(mask.float(), dim=1, descending=True, stable=True)  # padding last, as prepared
+    x, mask = torch.gather(x, 1, order[..., None].expand_as(x)), torch.gather(mask, 1, order)
+    torch.manual_seed(0)
+    net = create_model(model, n_particles=60, n_classes=n_classes)
+    ctx = setup("cpu")
+    grads, losses = [], []
+    for groups in (1, 4):
+        net.zero_grad()
+        loss, correct = _accumulate_gradients(net, None, nullcontext, x, mask, data.y, groups, ctx)
+        losses.append(float(loss))
+        grads.append({k: p.grad.clone() for k, p in net.named_parameters()})
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    for k, whole in grads[0].items():
+        torch.testing.assert_close(grads[1][k], whole, atol=1e-5 * float(whole.abs().max()) + 1e-9, rtol=1e-4, msg=k)
+    assert int(correct) <= len(data.y)

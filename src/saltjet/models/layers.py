@@ -99,7 +99,7 @@ def trim_padding(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, tor
     Exact: a slot that holds no real particle in any jet changes no output (every layer masks it,
     and SAL-T's partitions and Linformer's projections are indexed by slot position from the
     front). With the pipeline's padding-last order a batch shrinks to its longest jet, so a batch
-    of jets with similar multiplicities (`saltjet.data.buckets`) costs O(n_max) instead of O(n).
+    of jets with similar multiplicities (`train.length_groups`) costs O(n_max) instead of O(n).
 
     Args:
         x: (B, n, F); mask: (B, n) bool.

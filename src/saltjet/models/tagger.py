@@ -133,7 +133,7 @@ class JetTagger(nn.Module):
         independent, so the logits are the same as in one pass. `benchmarks/bench_models.py` gave
         SAL-T at n=1024, batch 1024 about 2x faster this way; on GPUs the whole batch runs at once.
         In eager mode, trailing slots that are padding in every jet are dropped first
-        (`trim_padding`: exact, and what makes multiplicity-bucketed training batches cheap).
+        (`trim_padding`: exact, and what makes training sub-batches of short jets cheap).
         """
         if not is_tracing():
             x, mask = check_inputs(x, mask, self.config.n_features,

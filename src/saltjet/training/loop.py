@@ -31,7 +31,6 @@ from tqdm import tqdm
 from saltjet.training import distributed, run
 from saltjet.training import log as training_log
 from saltjet.config import RunConfig
-from saltjet.data.buckets import bucketed_batches
 from saltjet.data.particles import ParticleData
 from saltjet.data.pipeline import (JetTensors, PreparedSplits, RunSplits, build_splits, epoch_batches, epoch_seed,
                                    eval_shard)
@@ -41,7 +40,7 @@ from saltjet.training.objective import loss_fn, macro_auc, predictions, probabil
 
 EVAL_BATCH = 1024
 # Options that may change between an interrupted run and its resumption.
-RESUMABLE_CHANGES = {"epochs", "patience", "quiet", "device", "num_threads", "amp", "amp_dtype"}
+RESUMABLE_CHANGES = {"epochs", "patience", "quiet", "device", "num_threads", "amp", "amp_dtype", "length_groups"}
 
 
 @dataclass
@@ -180,7 +179,7 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log, run_splits
         torch.manual_seed(epoch_seed(tc.seed, epoch) + ctx.rank)  # dropout stream of this epoch
         t0 = time.perf_counter()
         tr = _train_epoch(net, optimizer, scaler, autocast, train_set, batch_size, tc.seed, epoch, ctx, quiet,
-                          f"epoch {epoch + 1}/{tc.epochs}", tc.bucket_batches)
+                          f"epoch {epoch + 1}/{tc.epochs}", tc.length_groups)
         val = _validate(model, val_set, autocast, ctx)
         _check_finite(tr.loss, val["val_loss"], epoch, lr, out, state.next_epoch)
         improved = stopper.update(val["val_loss"], epoch)
@@ -223,12 +222,9 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log, run_splits
 
 
 def _train_epoch(net, optimizer, scaler, autocast, data: JetTensors, batch_size, seed, epoch, ctx, quiet,
-                 desc, bucket: bool = False) -> EpochResult:
+                 desc, length_groups: int = 1) -> EpochResult:
     net.train()
-    if bucket:
-        batches = bucketed_batches(data.lengths, batch_size, seed, epoch, ctx.rank, ctx.world_size)
-    else:
-        batches = epoch_batches(len(data), batch_size, seed, epoch, ctx.rank, ctx.world_size)
+    batches = epoch_batches(len(data), batch_size, seed, epoch, ctx.rank, ctx.world_size)
     n_local = sum(len(b) for b in batches)
     loss_sum = torch.zeros((), dtype=torch.float64, device=ctx.device)
     correct = torch.zeros((), dtype=torch.int64, device=ctx.device)
@@ -241,21 +237,17 @@ def _train_epoch(net, optimizer, scaler, autocast, data: JetTensors, batch_size,
         t_data = time.perf_counter()
         x, mask, y = data.batch(index, ctx.device)
         data_time += time.perf_counter() - t_data
-        with autocast():
-            logits = net(x, mask)
-        loss = loss_fn(logits, y)
         optimizer.zero_grad(set_to_none=True)
+        batch_loss, batch_correct = _accumulate_gradients(net, scaler, autocast, x, mask, y, length_groups, ctx)
         if scaler is not None:
-            scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
         else:
-            loss.backward()
             optimizer.step()
-        loss_sum += loss.detach().double() * len(y)
+        loss_sum += batch_loss.double() * len(y)
         if not ctx.distributed and step % 50 == 49 and not bool(torch.isfinite(loss_sum)):
             break  # diverged: no use finishing the epoch; the caller reports it
-        correct += (predictions(logits.detach()) == y).sum()
+        correct += batch_correct
         seen += len(y)
         bar.update(len(y) * ctx.world_size)
         if not bar.disable and (step % 20 == 0 or step == len(batches) - 1):
@@ -268,6 +260,35 @@ def _train_epoch(net, optimizer, scaler, autocast, data: JetTensors, batch_size,
                                                           torch.tensor(float(seen), dtype=torch.float64)]))
     count = max(float(totals[2]), 1.0)
     return EpochResult(float(totals[0]) / count, float(totals[1]) / count, int(totals[2]), seconds, data_time)
+
+
+def _accumulate_gradients(net, scaler, autocast, x, mask, y, length_groups: int, ctx):
+    """Gradients of the batch's mean loss, computed in `length_groups` sub-batches of similar multiplicity.
+
+    The batch (x (B, n, F), mask (B, n), y (B,)) is ordered by multiplicity and cut into equal
+    sub-batches; each one's mean loss, weighted by its share of B, is back-propagated, so the summed
+    gradients are those of the whole batch (the step is unchanged, up to float rounding), while each
+    sub-batch drops its all-padding slots (`JetTagger.forward`): a sub-batch of short jets costs
+    O(its longest jet), not O(n). Under DDP, gradients are synchronised on the last sub-batch only.
+    Returns (mean loss of the batch, detached scalar; number of correct predictions).
+    """
+    if length_groups <= 1 or len(y) < 2 * length_groups:
+        groups = [None]
+    else:
+        groups = torch.tensor_split(torch.argsort(mask.sum(dim=1)), length_groups)
+    loss_total = torch.zeros((), device=y.device)
+    correct = torch.zeros((), dtype=torch.int64, device=y.device)
+    for i, group in enumerate(groups):
+        xs, ms, ys = (x, mask, y) if group is None else (x[group], mask[group], y[group])
+        sync = nullcontext() if i == len(groups) - 1 or not ctx.distributed else net.no_sync()
+        with sync:
+            with autocast():
+                logits = net(xs, ms)
+            loss = loss_fn(logits, ys) * (len(ys) / len(y))
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+        loss_total += loss.detach()
+        correct += (predictions(logits.detach()) == ys).sum()
+    return loss_total, correct
 
 
 @torch.no_grad()
