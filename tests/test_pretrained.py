@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,33 @@ def test_every_shipped_model_loads_and_has_a_card(name):
     assert pretrained.summary_line(name) and "saltjet train" in card
     tagger = saltjet.load_pretrained(name, device="cpu")
     assert tagger.class_names and tagger.n_particles >= 1
+
+
+def test_ship_copies_a_study_run_and_writes_its_card_from_the_results(shipped, tmp_path):
+    """`ship` reads every number on the card from the study's results.json and the run's summary."""
+    import json
+
+    from saltjet.pretrained.ship import ship
+
+    root, data = shipped
+    study = tmp_path / "study"
+    shutil.copytree(root / "toy-5class", study / "runs" / "5class" / "salt" / "seed0")
+    row = {"task": "5class", "run": "salt", "label": "SAL-T", "model": "salt", "seed": 0, "data_options": {},
+           "metrics": {"accuracy": 0.7123, "auc_macro": 0.9234, "mean_rejection_at_tpr_0.8": 12.5},
+           "params": 3312, "flops": 594464.0, "latency_ms": 0.0123, "latency_batch": 256, "threads": 2,
+           "train_wall_s": 600.0, "n_train": 96, "run_dir": "runs/5class/salt/seed0"}
+    floor = {"task": "5class", "seed": 0, "metrics": {"accuracy": 0.6501, "auc_macro": 0.89,
+                                                       "mean_rejection_at_tpr_0.8": 8.0}}
+    results = {"study": "compare", "command": "saltjet study compare --seeds 1", "runs": [row], "floor": [floor],
+               "settings": {"train": {"epochs": 40, "batch_size": 512, "lr": 0.002, "lr_schedule": "cosine",
+                                      "warmup_epochs": 2, "patience": 10}, "data": {"feature_set": "log"}},
+               "data": {"source": "toy", "path": str(data), "n_jets": 120},
+               "tasks": {"5class": {"class_names": ["g", "q", "W", "Z", "t"], "n_test": 24}}}
+    (study / "results.json").write_text(json.dumps(results))
+    dest = ship(study, "5class", "salt", dest_root=tmp_path / "models")
+    assert dest.name == "salt-5class"
+    card = (dest / pretrained.CARD_FILE).read_text()
+    assert "71.23 % accuracy" in card and "+6.22 points" in card and "saltjet study compare --seeds 1" in card
+    assert Tagger.from_run(dest, device="cpu").class_names == Tagger.from_run(root / "toy-5class").class_names
+    with pytest.raises(ConfigError, match="no finished run 'transformer'"):
+        ship(study, "5class", "transformer", dest_root=tmp_path / "models")

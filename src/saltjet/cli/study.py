@@ -22,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report-only", action="store_true", help="re-render report.md from OUT/results.json, train nothing")
     p.add_argument("--jobs", type=positive_int, default=1,
                    help="trainings run at once, each a process with an equal share of the CPU threads (default: 1)")
+    p.add_argument("--tasks", type=lambda text: [t for t in text.split(",") if t], metavar="T1,T2",
+                   help="run only these of the study's tasks (comma-separated; default: all of them)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -32,6 +34,8 @@ def canonical_command(args: argparse.Namespace) -> str:
         value = getattr(args, flag)
         if value is not None and not (flag == "format" and value == "auto") and not (flag == "cache_dir" and value == "data"):
             parts += [f"--{flag.replace('_', '-')}", str(value)]
+    if getattr(args, "tasks", None):
+        parts += ["--tasks", ",".join(args.tasks)]
     if getattr(args, "jobs", 1) > 1:
         parts += ["--jobs", str(args.jobs)]
     return " ".join(parts + (["--quick"] if args.quick else []))
@@ -51,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     command = canonical_command(args)
     results = run_study(args.name, data=args.data, seeds=args.seeds, quick=args.quick, out=args.out,
                         jets_per_class=args.jets_per_class, epochs=args.epochs, format=args.format,
-                        cache_dir=args.cache_dir, quiet=args.quiet, command=command, jobs=args.jobs)
+                        cache_dir=args.cache_dir, quiet=args.quiet, command=command, jobs=args.jobs,
+                        tasks=args.tasks)
     out = Path(args.out) if args.out else Path("reports") / ("quick" if args.quick else "") / results["study"]
     print(out / "report.md")
     return 0

@@ -68,9 +68,15 @@ def versions() -> dict:
 
 
 def resolve_spec(name: str, quick: bool = False, seeds: int | None = None, jets_per_class: int | None = None,
-                 epochs: int | None = None) -> StudySpec:
-    """The study spec with --quick and the command-line overrides applied."""
+                 epochs: int | None = None, tasks: list[str] | None = None) -> StudySpec:
+    """The study spec with --quick and the command-line overrides applied (`tasks`: a subset of the
+    study's tasks, in the study's order; `ConfigError` for a task the study does not have)."""
     spec = load_study(name)
+    if tasks:
+        unknown = [t for t in tasks if t not in spec.tasks]
+        if unknown:
+            raise ConfigError(f"study {spec.name} has no task {', '.join(unknown)}; its tasks are {', '.join(spec.tasks)}")
+        spec.tasks = [t for t in spec.tasks if t in tasks]
     if quick:
         spec = spec.quick_version()
     if seeds is not None:
@@ -166,13 +172,13 @@ def _applicable_tasks(spec: StudySpec, class_names: list[str], notes: list[str])
 def run_study(name: str, data: str | None = None, seeds: int | None = None, quick: bool = False,
               out: str | Path | None = None, jets_per_class: int | None = None, epochs: int | None = None,
               format: str = "auto", cache_dir: str | Path = "data", quiet: bool = False, command: str | None = None,
-              log: Callable[[str], None] | None = None, jobs: int = 1) -> dict:
+              log: Callable[[str], None] | None = None, jobs: int = 1, tasks: list[str] | None = None) -> dict:
     """Run study `name` (saltjet/experiments/NAME.yaml) and write its report.
 
     Args:
         name: study name (or path to a study YAML).
         data: data files for jets / a ModelNet10 root for point clouds; None = built-in generated set.
-        seeds, jets_per_class, epochs: override the study file (after --quick).
+        seeds, jets_per_class, epochs, tasks: override the study file (after --quick).
         quick: the study's `quick` settings (tiny data, 1 epoch, 1 seed) for smoke tests.
         out: output folder (default reports/NAME, or reports/quick/NAME with quick).
         format: data format for `data` ("auto" sniffs).
@@ -184,7 +190,7 @@ def run_study(name: str, data: str | None = None, seeds: int | None = None, quic
         the results dict (also written to OUT/results.json).
     """
     say = (lambda s: None) if quiet else (log or (lambda s: print(s, file=sys.stderr)))
-    spec = resolve_spec(name, quick, seeds, jets_per_class, epochs)
+    spec = resolve_spec(name, quick, seeds, jets_per_class, epochs, tasks)
     check_extras("train", "eval", "plot", purpose=f"the {spec.name} study")  # before hours of work, not after
     out = Path(out) if out is not None else Path("reports") / ("quick" if quick else "") / spec.name
     out.mkdir(parents=True, exist_ok=True)
