@@ -31,8 +31,11 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from saltjet.cost.export import export_onnx, onnx_session
+from saltjet.cost.flops import analytic_flops, measured_flops
 from saltjet.data.toy import random_jets
 from saltjet.errors import ConfigError
+from saltjet.models import count_parameters, create_model, list_models
 from saltjet.training.distributed import resolve_device
 
 BACKENDS = ("torch", "onnxruntime")
@@ -186,8 +189,6 @@ def _torch_runner(model, x, mask, options: BenchOptions):
 
 
 def _ort_runner(model, x, mask, options: BenchOptions, workdir: Path):
-    from saltjet.cost.export import export_onnx, onnx_session
-
     path = export_onnx(model, workdir / f"{model.model_name}_{x.shape[1]}.onnx")
     session = onnx_session(path, options.threads, "cuda" if x.is_cuda else "cpu")
     feeds = {"x": x.cpu().numpy(), "mask": mask.cpu().numpy()}
@@ -217,9 +218,6 @@ def run_bench(options: BenchOptions, progress: bool = True) -> tuple[list[BenchR
     """Measure every (model, n, batch, backend). Returns (records, context) where context holds the
     device, thread count, GEMM FLOP/s and versions of this run."""
     from tqdm import tqdm
-
-    from saltjet.cost.flops import analytic_flops, measured_flops
-    from saltjet.models import count_parameters, create_model, list_models
 
     unknown = [m for m in options.models if m not in list_models()]
     if unknown:

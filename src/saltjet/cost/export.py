@@ -47,9 +47,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from saltjet import __version__
+from saltjet.data.pointcloud_sorting import POINT_SORT_KEYS
+from saltjet.data.sorting import SORT_KEYS
+from saltjet.data.toy import random_jets
 from saltjet.errors import ConfigError, DataError, InputError
 from saltjet.extras import require
-from saltjet.training.run import RunInfo, atomic_write_bytes
+from saltjet.models.inputs import physical_model
+from saltjet.models.layers import output_size
+from saltjet.training.run import RunInfo, atomic_write_bytes, load_run
 
 DEFAULT_OPSET = 18
 PARITY_ATOL = 1e-4  # |ONNX Runtime − PyTorch| allowed on the export's sample batch (measured: ~1e-7)
@@ -65,8 +71,6 @@ class ExportOptions:
 
 
 def _metadata(model: torch.nn.Module, info: RunInfo | None) -> dict[str, str]:
-    from saltjet import __version__
-
     c = model.config
     meta = {
         "model": getattr(model, "model_name", type(model).__name__),
@@ -102,10 +106,6 @@ def check_exportable(model: torch.nn.Module, info: RunInfo | None = None) -> Non
     model, a number of class names other than the model's `n_classes`, a number of feature names
     other than its `n_features`, or a sort key that `saltjet.data` does not know.
     """
-    from saltjet.data.pointcloud_sorting import POINT_SORT_KEYS
-    from saltjet.data.sorting import SORT_KEYS
-    from saltjet.models.layers import output_size
-
     for name, tensor in model.state_dict().items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             bad = int((~torch.isfinite(tensor)).sum())
@@ -136,8 +136,6 @@ def _check_graph(proto, model: torch.nn.Module, meta: dict[str, str]) -> None:
     """`DataError` unless the graph's static shapes match the metadata and ONNX Runtime reproduces
     PyTorch on a sample batch (random jets plus garbage padding); nothing is written otherwise."""
     ort = require("onnxruntime", extra="export", purpose="checking the exported graph")
-
-    from saltjet.models.layers import output_size
 
     def dims(value_info) -> list:
         return [d.dim_value or d.dim_param for d in value_info.type.tensor_type.shape.dim]
@@ -214,10 +212,6 @@ def export_onnx(model: torch.nn.Module, path: str | Path, info: RunInfo | None =
 
 def export_run(run_dir: str | Path, onnx_path: str | Path, options: ExportOptions | None = None) -> Path:
     """Load a run directory (`saltjet.training.run.load_run`) and export its model to `onnx_path`."""
-    from saltjet.training.run import load_run
-
-    from saltjet.models.inputs import physical_model
-
     model, info = load_run(run_dir)
     model = physical_model(model, info, with_sort=bool(options and options.with_sort))
     return export_onnx(model, onnx_path, info, options)
@@ -228,8 +222,6 @@ def _sample_jets(model: torch.nn.Module, batch: int, seed: int) -> tuple[torch.T
     (`example_inputs`), else `saltjet.data.toy.random_jets` with the model's n_features."""
     if hasattr(model, "example_inputs"):
         return model.example_inputs(batch, seed)
-    from saltjet.data.toy import random_jets
-
     return random_jets(batch, model.config.n_particles, model.config.n_features, seed=seed)
 
 

@@ -18,8 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from saltjet.data.loading import load
+from saltjet.data.pipeline import InputSpec, reader_features
 from saltjet.errors import DataError
 from saltjet.evaluation.metrics import DEFAULT_MULTIPLICITY_EDGES, evaluate_predictions
+from saltjet.training.distributed import resolve_device
 from saltjet.training.run import STATE_FILE, SUMMARY_FILE, WEIGHTS_FILE, atomic_write_bytes, load_run, make_dir
 
 DEFAULT_BATCH_SIZE = 1024
@@ -28,8 +31,6 @@ DEFAULT_BATCH_SIZE = 1024
 def _device(device: str | torch.device) -> torch.device:
     if isinstance(device, torch.device):
         return device
-    from saltjet.training.distributed import resolve_device
-
     return resolve_device(device)
 
 
@@ -86,16 +87,12 @@ def evaluate_run(run_dir: str | Path, data_path, format: str = "auto", max_jets:
     Raises:
         DataError when the data's classes differ from the run's, or run/data are unreadable.
     """
-    from saltjet.data.loading import load
-
     dev = _device(device)
     model, info = load_run(run_dir, weights_file=weights_file, device=dev)
     finished = run_finished(run_dir)
     if not finished:
         warnings.warn(f"{run_dir} is an unfinished run (no {SUMMARY_FILE}: stopped with --stop-after, interrupted "
                       f"or still training); evaluating its {weights_file} as it is now")
-    from saltjet.data.pipeline import reader_features
-
     data = load(data_path, format=format, max_jets=max_jets,
                 features=reader_features(data_path, format, info.feature_names), quiet=quiet,
                 on_nonfinite=on_nonfinite)
@@ -135,8 +132,6 @@ def evaluate_model(model: torch.nn.Module, info, data, batch_size: int = DEFAULT
     Raises:
         DataError when the data's classes differ from the run's.
     """
-    from saltjet.data.pipeline import InputSpec
-
     spec = InputSpec.from_run(info, model.config.n_particles)
     data = spec.apply_task(data.require_labels("evaluation"))
     if list(data.class_names) != list(info.class_names):

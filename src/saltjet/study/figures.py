@@ -13,9 +13,17 @@ from saltjet.evaluation import plots  # first: a one-line error naming the [plot
 import matplotlib  # noqa: E402,I001
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from saltjet.data.particles import ParticleData  # noqa: E402
+from saltjet.data.pipeline import prepare  # noqa: E402
+from saltjet.evaluation.evaluate import load_predictions  # noqa: E402
+from saltjet.study.attention_maps import attention_maps, partition_index  # noqa: E402
+from saltjet.study.evaluation import mean_bins  # noqa: E402
 from saltjet.study.layout import ATTENTION_JET_FILE, PREDICTIONS_FILE  # noqa: E402
+from saltjet.study.report import rows_of  # noqa: E402
+from saltjet.training.run import load_run  # noqa: E402
 
 
 def _style():
@@ -23,8 +31,6 @@ def _style():
 
 
 def _predictions(out: Path, rel_dir: str, file: str):
-    from saltjet.evaluation.evaluate import load_predictions
-
     path = out / rel_dir / file
     return load_predictions(path) if path.is_file() else None
 
@@ -41,8 +47,6 @@ def roc_figures(results: dict, out: Path) -> list[Path]:
                     runs[r["label"]] = pred
         floor = out / "floor" / task / "seed0.predictions.npz"
         if floor.is_file():
-            from saltjet.evaluation.evaluate import load_predictions
-
             runs["physics floor (BDT)"] = load_predictions(floor)
         if not runs:
             continue
@@ -54,9 +58,6 @@ def roc_figures(results: dict, out: Path) -> list[Path]:
 
 def multiplicity_figures(results: dict, out: Path) -> list[Path]:
     """Per task: accuracy vs constituent multiplicity, mean over seeds, every run and the floor."""
-    from saltjet.study.evaluation import mean_bins
-    from saltjet.study.report import rows_of
-
     paths = []
     for task in results.get("tasks", {}):
         reports = {label: {"multiplicity_bins": mean_bins(rows)} for _, label, rows in rows_of(results, task)}
@@ -110,13 +111,6 @@ def _heatmaps(fig_rows: list[tuple[str, np.ndarray]], title: str, stem: Path, xl
 def attention_figures(run_dirs: dict[str, Path], x: np.ndarray, mask: np.ndarray, feature_names: list[str],
                       stem_dir: Path) -> list[Path]:
     """Attention maps of one jet (x (m, F) physical with columns `feature_names`, mask (m,)) per run."""
-    import torch
-
-    from saltjet.data.particles import ParticleData
-    from saltjet.data.pipeline import prepare
-    from saltjet.training.run import load_run
-    from saltjet.study.attention_maps import attention_maps
-
     paths = []
     for label, run_dir in run_dirs.items():
         model, info = load_run(run_dir)
@@ -140,8 +134,6 @@ def attention_figures(run_dirs: dict[str, Path], x: np.ndarray, mask: np.ndarray
 
 def partition_figure(pt, eta_rel, phi_rel, mask, n_slots: int, partitions: int, stem: Path) -> list[Path]:
     """One jet's particles in the (Δη, Δφ) plane coloured by partition, kT sorting vs pT sorting."""
-    from saltjet.study.attention_maps import partition_index
-
     with _style():
         fig = Figure(figsize=(14, 6.5), layout="constrained")
         axes = fig.subplots(1, 2, sharex=True, sharey=True)

@@ -18,6 +18,10 @@ import io
 import math
 from pathlib import Path
 
+from saltjet.errors import DataError
+from saltjet.extras import importable
+from saltjet.training.run import METRICS_FILE, atomic_write_bytes, read_jsonl
+
 CSV_FILE = "metrics.csv"
 TENSORBOARD_DIR = "tensorboard"
 
@@ -60,16 +64,12 @@ def _cell(value) -> str:
 
 def write_csv(run_dir: str | Path, history: list[dict]) -> Path:
     """RUN_DIR/metrics.csv from the records, atomically (the whole file is rewritten)."""
-    from saltjet.training.run import atomic_write_bytes
-
     path = Path(run_dir) / CSV_FILE
     atomic_write_bytes(path, csv_text(history).encode())
     return path
 
 
 def tensorboard_available() -> bool:
-    from saltjet.extras import importable
-
     return importable("tensorboard")
 
 
@@ -109,9 +109,6 @@ def close(run_dir: str | Path) -> None:
 
 def read_history(run_dir: str | Path) -> list[dict]:
     """The records of RUN_DIR/metrics.jsonl; `DataError` when the run has none."""
-    from saltjet.errors import DataError
-    from saltjet.training.run import METRICS_FILE, read_jsonl
-
     path = Path(run_dir) / METRICS_FILE
     if not Path(run_dir).is_dir():
         raise DataError(f"run directory {run_dir} does not exist")
