@@ -118,6 +118,12 @@ def test_schedules_are_pure_functions_of_the_epoch():
     b = TrainConfig(batch_schedule="paper", batch_schedule_every=2)
     assert [b.batch_size_at(e) for e in range(12)] == [128, 128, 256, 256, 512, 512, 1024, 1024, 2048, 2048, 2048, 2048]
     assert TrainConfig(batch_size=64).batch_size_at(7) == 64
+    w = TrainConfig(epochs=12, lr=2e-3, lr_schedule="cosine", warmup_epochs=2)
+    assert [w.lr_at(e) for e in range(3)] == pytest.approx([1e-3, 2e-3, 2e-3])  # warm-up, then cosine from the top
+    assert w.lr_at(7) == pytest.approx(1e-3) and w.lr_at(11) < w.lr_at(10)
+    assert TrainConfig(epochs=1, warmup_epochs=2).lr_at(0) == pytest.approx(5e-4)  # shorter than the warm-up
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        TrainConfig(warmup_epochs=-1)
     assert TrainConfig(batch_schedule="32, 64").batch_schedule == [32, 64]
 
 

@@ -125,7 +125,7 @@ class TrainConfig:
         lr_schedule: "none", "cosine" (to 0 over `epochs`) or "step" (× `lr_gamma` every
             `lr_step_epochs`).
         warmup_epochs: linear warm-up over the first epochs (epoch k of w runs at lr·(k+1)/w);
-            the schedule then runs over the remaining epochs.
+            the schedule then runs over the remaining epochs (a run shorter than w only warms up).
         length_groups: compute each batch in this many sub-batches of similar multiplicity and
             accumulate their gradients: the same step as the whole batch, but each sub-batch drops
             its all-padding slots, so short jets cost less (1 = off). Measured in
@@ -180,8 +180,8 @@ class TrainConfig:
         _check_number(self.weight_decay, "train.weight_decay", 0.0, MAX_LR)
         _check_number(self.min_delta, "train.min_delta", 0.0, math.inf)
         _check_number(self.lr_gamma, "train.lr_gamma", 0.0, MAX_LR, low_open=True)
-        if not 0 <= self.warmup_epochs < self.epochs:
-            raise ConfigError(f"train.warmup_epochs must be in 0..epochs-1, got {self.warmup_epochs}")
+        if self.warmup_epochs < 0:
+            raise ConfigError(f"train.warmup_epochs must be ≥ 0, got {self.warmup_epochs}")
         _check_choice(self.lr_schedule, LR_SCHEDULES, "train.lr_schedule")
         _check_choice(self.device, DEVICES, "train.device")
         _check_choice(self.amp_dtype, AMP_DTYPES, "train.amp_dtype")
@@ -202,7 +202,7 @@ class TrainConfig:
             return self.lr * (epoch + 1) / warm
         epoch -= warm
         if self.lr_schedule == "cosine":
-            return self.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / (self.epochs - warm)))
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / max(self.epochs - warm, 1)))
         if self.lr_schedule == "step":
             return self.lr * self.lr_gamma ** (epoch // self.lr_step_epochs)
         return self.lr

@@ -185,6 +185,8 @@ def measured_flops(model: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> int
     x: (B, n, F), mask: (B, n) bool. The count of the whole batch divided by B (every counted op
     scales with B; per-call weight preparation uses no counted ops). SDPA's CPU kernel, which the
     stock counter misses in torch 2.13, is registered with the same formula as the GPU kernels.
+    A tagger runs over all n slots (`JetTagger.classify`), as the analytic count assumes: its eager
+    `forward` would drop the slots that are padding in every jet of the batch and count less.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -194,6 +196,7 @@ def measured_flops(model: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> int
     if cpu_sdpa is not None:
         custom[cpu_sdpa] = _sdpa_cpu_flop
     counter = FlopCounterMode(display=False, custom_mapping=custom)
+    run = getattr(model, "classify", model)
     with torch.no_grad(), counter:
-        model(x, mask)
+        run(x, mask)
     return counter.get_total_flops() // x.shape[0]
