@@ -121,9 +121,12 @@ class TrainConfig:
         batch_schedule: growing batch sizes, one stage every `batch_schedule_every` epochs (the
             last size holds afterwards); "paper" = 128, 256, 512, 1024, 2048; [] = off.
         batch_schedule_every: epochs per stage of `batch_schedule`.
-        lr: Adam learning rate. weight_decay: Adam L2 weight decay.
+        lr: Adam learning rate, in (0, 1].
+        weight_decay: Adam L2 weight decay.
         lr_schedule: "none", "cosine" (to 0 over `epochs`) or "step" (× `lr_gamma` every
             `lr_step_epochs`).
+        lr_step_epochs: epochs per step of the "step" schedule.
+        lr_gamma: factor of each step of the "step" schedule, in (0, 1].
         warmup_epochs: linear warm-up over the first epochs (epoch k of w runs at lr·(k+1)/w);
             the schedule then runs over the remaining epochs (a run shorter than w only warms up).
         length_groups: compute each batch in this many sub-batches of similar multiplicity and
@@ -135,7 +138,8 @@ class TrainConfig:
         min_delta: improvement smaller than this does not count.
         seed: seed of weight initialisation, shuffling and dropout.
         device: "auto" (CUDA when available), "cpu" or "cuda".
-        amp: mixed precision autocast on CUDA (ignored on CPU); amp_dtype "bf16" or "fp16".
+        amp: mixed precision autocast on CUDA (ignored on CPU).
+        amp_dtype: autocast type of `amp`: "bf16" or "fp16".
         num_threads: torch CPU threads (None = torch's default).
         quiet: no progress bars and no per-epoch lines.
     """

@@ -13,25 +13,26 @@ import os
 import sys
 
 from saltjet.cli import positive_int
+from saltjet.cli.config_flags import add_config_flags, add_flag, given_options
+from saltjet.config import DataConfig, TrainConfig
 
 HELP = "train SAL-T, Linformer or Transformer on jet files; writes weights, config and metrics to --out"
 
-# argparse dest -> (config section, key)
-_DATA = {"data": "path", "val_data": "val_data", "format": "format", "sort_by": "sort_by", "n_particles": "n_particles",
-         "max_jets": "max_jets", "val_fraction": "val_fraction", "features": "features",
-         "task": "task", "on_nonfinite": "on_nonfinite"}
-_TRAIN = {"epochs": "epochs", "batch_size": "batch_size", "batch_schedule": "batch_schedule",
-          "batch_schedule_every": "batch_schedule_every", "lr": "lr",
-          "lr_schedule": "lr_schedule", "weight_decay": "weight_decay", "seed": "seed", "device": "device",
-          "patience": "patience", "amp": "amp", "num_threads": "num_threads", "quiet": "quiet"}
-_MODEL = {"partitions": "partitions", "conv_mode": "conv_mode", "proj_dim": "proj_dim", "d_model": "d_model",
-          "n_heads": "n_heads", "d_ff": "d_ff", "n_layers": "n_layers", "norm": "norm", "pooling": "pooling",
-          "dropout": "dropout"}
+# model options: (flag, type, help); each lands in model_options.NAME, checked by the model's config
+_MODEL = [("--partitions", int, "SAL-T partitions p (default 4)"),
+          ("--conv-mode", str, "SAL-T logit convolution: shared, depthwise or none"),
+          ("--proj-dim", int, "Linformer projected length k (default 4)"),
+          ("--d-model", int, "embedding width (default 16)"),
+          ("--n-heads", int, "attention heads (default 4)"),
+          ("--d-ff", int, "feed-forward width (default 16)"),
+          ("--n-layers", int, "encoder blocks (default 1)"),
+          ("--norm", str, "dyt or layernorm"),
+          ("--pooling", str, "max or mean"),
+          ("--dropout", float, "dropout rate (default 0)")]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("run")
-    g.add_argument("--data", nargs="+", metavar="PATH", help="training files, folders or globs")
     g.add_argument("--model", help="salt, linformer or transformer (default salt)")
     g.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
     g.add_argument("--config", metavar="FILE", help="YAML with sections model, model_options, data, train")
@@ -40,43 +41,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="any option, e.g. train.lr_schedule=cosine, data.seed=3, model.conv_heights=[1,3] (repeatable)")
     g.add_argument("--stop-after", type=positive_int, metavar="N",
                    help="end this call after N epochs (resume later with --resume)")
-    d = p.add_argument_group("data")
-    d.add_argument("--val-data", nargs="+", metavar="PATH", help="validation files (default: a split of --data)")
-    d.add_argument("--val-fraction", type=float, help="share of --data held out for validation (default 0.2)")
-    d.add_argument("--format", help="data format (default auto)")
-    d.add_argument("--sort-by", help="particle order: auto (kt; radius for point clouds), kt, pt, deltar, none, random")
-    d.add_argument("--n-particles", type=positive_int, metavar="N", help="particle slots (default 150)")
-    d.add_argument("--max-jets", type=positive_int, metavar="N", help="read at most N jets")
-    d.add_argument("--features", help="input features: a set (raw, log, hls4ml) or comma-separated names, derived ones "
-                   "included (log_pt, log_ptrel, log_e, delta_r); default raw = pt,eta_rel,phi_rel")
-    d.add_argument("--task", help="relabel the classes first: 5class, top_vs_qcd or quark_vs_gluon (default: as in the data)")
-    d.add_argument("--drop-nonfinite", dest="on_nonfinite", action="store_const", const="drop",
-                   help="skip jets holding NaN/inf values, with a count (data.on_nonfinite; default: refuse the file)")
-    t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=positive_int, help="maximum epochs (default 100)")
-    t.add_argument("--batch-size", type=positive_int, metavar="B", help="global batch size (default 256)")
-    t.add_argument("--batch-schedule", metavar="SIZES", help='growing batch sizes "128,256,..." or "paper"')
-    t.add_argument("--batch-schedule-every", type=positive_int, metavar="E", help="epochs per batch-size stage (default 5)")
-    t.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
-    t.add_argument("--lr-schedule", help="none, cosine or step (default none)")
-    t.add_argument("--weight-decay", type=float, help="Adam weight decay (default 0)")
-    t.add_argument("--patience", type=int, help="early-stopping patience in epochs, 0 = off (default 40)")
-    t.add_argument("--seed", type=int, help="training seed (default 0)")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default auto")
-    t.add_argument("--amp", action="store_const", const=True, help="mixed precision on CUDA")
-    t.add_argument("--num-threads", type=positive_int, metavar="T", help="torch CPU threads")
-    t.add_argument("--quiet", action="store_const", const=True, help="no progress bars or per-epoch lines")
+    d = p.add_argument_group("data (DataConfig; a flag left out keeps the --config value)")
+    add_config_flags(d, DataConfig, "data")
+    d.add_argument("--drop-nonfinite", dest="data.on_nonfinite", action="store_const", const="drop",
+                   help="= --on-nonfinite drop")
+    t = p.add_argument_group("training (TrainConfig)")
+    add_config_flags(t, TrainConfig, "train")
     m = p.add_argument_group("model (options a model does not have are an error)")
-    m.add_argument("--partitions", type=positive_int, help="SAL-T partitions p (default 4)")
-    m.add_argument("--conv-mode", help="SAL-T logit convolution: shared, depthwise or none")
-    m.add_argument("--proj-dim", type=positive_int, help="Linformer projected length k (default 4)")
-    m.add_argument("--d-model", type=positive_int, help="embedding width (default 16)")
-    m.add_argument("--n-heads", type=positive_int, help="attention heads (default 4)")
-    m.add_argument("--d-ff", type=positive_int, help="feed-forward width (default 16)")
-    m.add_argument("--n-layers", type=positive_int, help="encoder blocks (default 1)")
-    m.add_argument("--norm", help="dyt or layernorm")
-    m.add_argument("--pooling", help="max or mean")
-    m.add_argument("--dropout", type=float, help="dropout rate (default 0)")
+    for flag, kind, text in _MODEL:
+        add_flag(m, flag, "model_options." + flag[2:].replace("-", "_"), kind, text)
 
 
 def resolve_config(args: argparse.Namespace):
@@ -95,16 +68,12 @@ def resolve_config(args: argparse.Namespace):
     for text in args.set:
         given = merge_dicts(given, parse_assignment(text))
     merged = merge_dicts(merged, given)
-    cli: dict = {}
+    cli = given_options(args)
     if args.model is not None:
         cli["model"] = args.model
-    for section, table in (("data", _DATA), ("train", _TRAIN), ("model_options", _MODEL)):
-        values = {key: getattr(args, dest) for dest, key in table.items() if getattr(args, dest) is not None}
-        if values:
-            cli[section] = values
     config = RunConfig.from_dict(merge_dicts(merged, cli))
     given_train = given.get("train") if isinstance(given.get("train"), dict) else {}
-    if config.train.batch_schedule and (args.batch_size is not None or "batch_size" in given_train):
+    if config.train.batch_schedule and ("batch_size" in cli.get("train", {}) or "batch_size" in given_train):
         import warnings
 
         warnings.warn(f"the batch size {config.train.batch_size} is ignored: the batch schedule "
