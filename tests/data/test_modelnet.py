@@ -112,7 +112,7 @@ def test_read_cube_lies_on_surface_and_is_normalised(tmp_path):
     v, f = cube_mesh(scale=3.0, shift=(5, -2, 7))
     root = tmp_path / "MN"
     write(root / "box" / "train" / "box_0001.off", off(v, f, "glued"))
-    data = read([root], n_points=2000, seed=0, quiet=True)
+    data = read([root], n_particles=2000, seed=0, quiet=True)
     assert data.x.shape == (1, 2000, 3) and data.x.dtype == np.float32
     assert data.mask.shape == (1, 2000) and data.mask.all()
     assert data.kind == "pointcloud" and data.source == "modelnet" == modelnet.FORMAT
@@ -137,16 +137,16 @@ def test_read_cube_lies_on_surface_and_is_normalised(tmp_path):
 
 def test_read_is_reproducible_per_mesh(tmp_path):
     root = modelnet_root(tmp_path, {"a": {"train": 2, "test": 1}, "b": {"train": 1, "test": 1}})
-    first = read([root], split="train", seed=3, n_points=64, quiet=True)
-    again = read([root], split="train", seed=3, n_points=64, quiet=True)
-    other = read([root], split="train", seed=4, n_points=64, quiet=True)
+    first = read([root], split="train", seed=3, n_particles=64, quiet=True)
+    again = read([root], split="train", seed=3, n_particles=64, quiet=True)
+    other = read([root], split="train", seed=4, n_particles=64, quiet=True)
     np.testing.assert_array_equal(first.x, again.x)
     assert not np.allclose(first.x, other.x)
     # a mesh gets the same points whichever split selection or file list reads it
-    both = read([root], split="all", seed=3, n_points=64, quiet=True)
+    both = read([root], split="all", seed=3, n_particles=64, quiet=True)
     train_rows = [0, 1, 3]  # a/train x2, a/test, b/train, b/test
     np.testing.assert_array_equal(both.x[train_rows], first.x)
-    one = read([root / "a" / "train" / "a_0002.off"], seed=3, n_points=64, quiet=True)
+    one = read([root / "a" / "train" / "a_0002.off"], seed=3, n_particles=64, quiet=True)
     np.testing.assert_array_equal(one.x[0], first.x[1])
 
 
@@ -158,9 +158,9 @@ def test_class_names_come_from_folders_sorted(tmp_path):
                                     "mango": {"test": 2}})
     write(root / "README.txt", "not a class")
     (root / "notes").mkdir()  # a folder without train/test is not a class
-    train = read([root], split="train", n_points=16, quiet=True)
-    test = read([root], split="test", n_points=16, quiet=True)
-    everything = read([root], split="all", n_points=16, quiet=True)
+    train = read([root], split="train", n_particles=16, quiet=True)
+    test = read([root], split="test", n_particles=16, quiet=True)
+    everything = read([root], split="all", n_particles=16, quiet=True)
     for data in (train, test, everything):
         assert data.class_names == ["apple", "mango", "zebra"]
     np.testing.assert_array_equal(train.y, [0, 2, 2])
@@ -173,7 +173,7 @@ def test_loose_files_take_the_class_of_their_folder_or_name(tmp_path):
     v, f = cube_mesh()
     loose = write(tmp_path / "elsewhere" / "bed_0042.off", off(v, f))
     files = sorted(root.glob("*/*/*.off")) + [loose]
-    data = read(files, n_points=8, quiet=True)
+    data = read(files, n_particles=8, quiet=True)
     assert data.class_names == ["bed", "chair", "sofa"]
     np.testing.assert_array_equal(data.y, [1, 2, 0])
 
@@ -227,12 +227,12 @@ BAD_OFF = {
 def test_malformed_off_is_a_one_line_error_naming_the_file(tmp_path, case):
     path = write(tmp_path / "m" / "c" / "train" / f"{case}.off", BAD_OFF[case])
     with pytest.raises(DataError) as err:
-        read([path], n_points=8, on_error="raise", quiet=True)
+        read([path], n_particles=8, on_error="raise", quiet=True)
     message = str(err.value)
     assert "\n" not in message and str(path) in message
     # skipping cannot help when every mesh is bad
     with pytest.raises(DataError, match="no readable mesh"):
-        read([tmp_path / "m"], n_points=8, quiet=True)
+        read([tmp_path / "m"], n_particles=8, quiet=True)
 
 
 def test_bad_mesh_is_skipped_with_one_counted_warning(tmp_path):
@@ -242,7 +242,7 @@ def test_bad_mesh_is_skipped_with_one_counted_warning(tmp_path):
     bad = write(root / "chair" / "train" / "chair_0099.off", BAD_OFF["index_out_of_range"])
     write(root / "chair" / "train" / "chair_0100.off", BAD_OFF["zero_area"])
     with pytest.warns(ReaderWarning) as record:
-        data = read([root], n_points=8, quiet=True)
+        data = read([root], n_particles=8, quiet=True)
     assert len(record) == 1
     message = str(record[0].message)
     assert "skipped 2 of 5" in message and str(bad) in message
@@ -250,7 +250,7 @@ def test_bad_mesh_is_skipped_with_one_counted_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(DataError, match="chair_0099"):
-            read([root], n_points=8, on_error="raise", quiet=True)
+            read([root], n_particles=8, on_error="raise", quiet=True)
 
 
 def test_missing_and_empty_inputs(tmp_path):
@@ -271,7 +271,7 @@ def test_bad_options(tmp_path):
     with pytest.raises(ConfigError):
         read([root], split="validation", quiet=True)
     with pytest.raises(ConfigError):
-        read([root], n_points=0, quiet=True)
+        read([root], n_particles=0, quiet=True)
     with pytest.raises(ConfigError):
         read([root], on_error="ignore", quiet=True)
     with pytest.raises(ConfigError, match="n_particle"):

@@ -235,3 +235,25 @@ def test_modelnet_folders_go_through_load(tmp_path):
     assert data.x.shape == (1, 32, 3) and data.class_names == ["bed", "chair"]
     with pytest.raises(ConfigError, match="modelnet format has no feature selection"):
         load(tmp_path, features="all")
+    assert load(tmp_path, n_particles=16, split="all", max_jets=3).x.shape == (3, 16, 3)  # stops at max_jets
+
+
+def test_every_reader_takes_the_common_options_and_refuses_unknown_ones():
+    import inspect
+
+    common = {"max_jets", "n_particles", "features", "quiet", "on_nonfinite", "labels"}
+    for name in READERS:
+        try:
+            read = get_reader(name).read
+        except ConfigError:  # optional extra not installed
+            continue
+        params = inspect.signature(read).parameters
+        assert common <= set(params), name
+        assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()), name
+
+
+def test_an_option_a_reader_does_not_have_is_one_line(tmp_path):
+    path = tmp_path / "jetImage_0_150p_0.h5"
+    write_hls4ml(path, n_jets=4, seed=0)
+    with pytest.raises(ConfigError, match=r"unknown hls4ml reader option\(s\): split"):
+        load(path, split="test")

@@ -54,11 +54,11 @@ def test_meshes_are_valid(small_set):
 
 
 def test_readable_by_the_modelnet_reader(small_set):
-    data = read([small_set], split="all", n_points=128, quiet=True)
+    data = read([small_set], split="all", n_particles=128, quiet=True)
     assert data.x.shape == (40, 128, 3) and data.class_names == MODELNET10
     np.testing.assert_array_equal(np.bincount(data.y), [4] * 10)
     np.testing.assert_allclose(np.linalg.norm(data.x, axis=2).max(axis=1), 1.0, atol=1e-5)
-    assert read([small_set], split="test", n_points=16, quiet=True).x.shape == (10, 16, 3)
+    assert read([small_set], split="test", n_particles=16, quiet=True).x.shape == (10, 16, 3)
 
 
 def test_same_seed_same_files_and_counts_do_not_change_shared_files(tmp_path, small_set):

@@ -8,7 +8,6 @@ files' contents (format="auto") or taken as given, and the matching reader in
 from __future__ import annotations
 
 import glob
-import inspect
 import numbers
 from pathlib import Path
 
@@ -127,38 +126,6 @@ def resolve(path_or_glob, format: str = "auto") -> tuple[str, list[Path]]:
     return formats[0], sorted(chosen)
 
 
-def _reader_options(fmt: str, read, max_jets, n_particles, features, quiet, on_nonfinite, labels,
-                    options) -> tuple[dict, bool]:
-    """Keyword arguments for `read`, mapping the common options onto the reader's signature.
-
-    Returns the kwargs and whether `max_jets` still has to be applied after reading.
-    """
-    params = inspect.signature(read).parameters
-    kwargs = dict(options)
-    if "quiet" in params:
-        kwargs["quiet"] = quiet
-    if "on_nonfinite" in params:
-        kwargs["on_nonfinite"] = on_nonfinite
-    if "labels" in params:  # formats without the option (ModelNet: folder names) always have labels
-        kwargs["labels"] = labels
-    if features is not None:
-        if "features" not in params:
-            raise ConfigError(f"the {fmt} format has no feature selection")
-        kwargs["features"] = features
-    if n_particles is not None:
-        slot_name = "n_particles" if "n_particles" in params else "n_points" if "n_points" in params else None
-        if slot_name is None:
-            raise ConfigError(f"the {fmt} format has a fixed number of particles")
-        kwargs[slot_name] = n_particles
-    cut_after = False
-    if max_jets is not None:
-        if "max_jets" in params:
-            kwargs["max_jets"] = max_jets
-        else:
-            cut_after = True
-    return kwargs, cut_after
-
-
 def load(path_or_glob, format: str = "auto", max_jets: int | None = None, n_particles: int | None = None,
          features=None, quiet: bool = False, on_nonfinite: str = "raise", labels: str = "required",
          **options) -> ParticleData:
@@ -181,7 +148,8 @@ def load(path_or_glob, format: str = "auto", max_jets: int | None = None, n_part
             refused, a jet without exactly one label is skipped and counted) or "optional" (for
             scoring: every jet keeps its row, y = -1 where it has no label; class names come from
             the file's label columns, else the format's own, none for JetClass).
-        **options: passed to the reader (e.g. chunk_size, or split="test" for modelnet).
+        **options: the format's own reader options (e.g. chunk_size, or split="test" for
+            modelnet); an option the reader does not have is a `ConfigError`.
     Returns:
         ParticleData with x (N, n, F) float32 physical features, mask (N, n), y (N,), class_names,
         and jet_columns (jet_eta, jet_phi) where the format gives them.
@@ -198,10 +166,5 @@ def load(path_or_glob, format: str = "auto", max_jets: int | None = None, n_part
     check_nonfinite_policy(on_nonfinite)
     check_label_policy(labels)
     fmt, paths = resolve(path_or_glob, format)
-    reader = get_reader(fmt)
-    kwargs, cut_after = _reader_options(fmt, reader.read, max_jets, n_particles, features, quiet, on_nonfinite,
-                                        labels, options)
-    data = reader.read(paths, **kwargs)
-    if cut_after and len(data) > max_jets:
-        data = data.subset(slice(0, max_jets))
-    return data
+    return get_reader(fmt).read(paths, max_jets=max_jets, n_particles=n_particles, features=features, quiet=quiet,
+                                on_nonfinite=on_nonfinite, labels=labels, **options)

@@ -4,8 +4,14 @@ Each reader module defines
     FORMAT                      its name, as used by `saltjet.data.load(..., format=NAME)`;
     sniff(path) -> bool         a cheap content check (magic bytes, dataset or branch names) used by
                                 format="auto"; never raises, never reads the bulk data;
-    read(paths, **options)      -> `ParticleData`, paths a sorted list of files (or folders, for
-                                formats stored as folders).
+    read(paths, *, max_jets, n_particles, features, quiet, on_nonfinite, labels, **options)
+                                -> `ParticleData`, paths a sorted list of files (or folders, for
+                                formats stored as folders). Every reader takes these common
+                                keywords (`saltjet.data.load` passes them all, unchanged); one that
+                                does not apply is refused with a one-line `ConfigError` when set
+                                (ModelNet: `features`) or has no effect there (ModelNet:
+                                `on_nonfinite`, `labels`). Format options follow (e.g. chunk_size,
+                                split); an unknown one is a `ConfigError` (`screening.refuse_options`).
 
 Heavy dependencies (pandas, uproot, awkward, trimesh) are imported inside the readers, so listing
 formats or sniffing costs nothing.

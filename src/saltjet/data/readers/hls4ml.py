@@ -49,7 +49,7 @@ from saltjet.data.readers.files import (
     require_numeric,
     starts_with,
 )
-from saltjet.data.readers.screening import missing_labels, one_hot_labels
+from saltjet.data.readers.screening import missing_labels, one_hot_labels, refuse_options
 from saltjet.errors import DataError
 
 FORMAT = "hls4ml"
@@ -197,8 +197,8 @@ def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_siz
 
 
 def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, features=None,
-         chunk_size: int = CHUNK_SIZE, quiet: bool = False, on_nonfinite: str = "raise",
-         labels: str = "required") -> ParticleData:
+         quiet: bool = False, on_nonfinite: str = "raise", labels: str = "required",
+         chunk_size: int = CHUNK_SIZE, **options) -> ParticleData:
     """Read hls4ml HDF5 files.
 
     Args:
@@ -218,6 +218,7 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
         jet_columns jet_eta (the file's j_eta) and jet_phi (j_phi when the file has it, else the φ
         of the summed constituents' j1_px, j1_py).
     """
+    refuse_options(FORMAT, options)
     paths = [require_file(p, FORMAT) for p in paths]
     extras = select_extras(features, EXTRA_FEATURES, FORMAT)
     total = 0

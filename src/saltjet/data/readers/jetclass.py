@@ -29,7 +29,7 @@ from saltjet.data.particles import ParticleData
 from saltjet.data.readers.collect import JetCollector
 from saltjet.data.readers.features import CORE_FEATURES, select_extras
 from saltjet.data.readers.files import ROOT_MAGIC, one_line, require_file, starts_with
-from saltjet.data.readers.screening import missing_labels, one_hot_labels
+from saltjet.data.readers.screening import missing_labels, one_hot_labels, refuse_options
 from saltjet.errors import DataError
 
 FORMAT = "jetclass"
@@ -208,8 +208,8 @@ def _flat(array) -> np.ndarray:
 
 
 def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, features=None,
-         chunk_size: int = CHUNK_SIZE, quiet: bool = False, on_nonfinite: str = "raise",
-         labels: str = "required") -> ParticleData:
+         quiet: bool = False, on_nonfinite: str = "raise", labels: str = "required",
+         chunk_size: int = CHUNK_SIZE, **options) -> ParticleData:
     """Read JetClass ROOT files.
 
     Args:
@@ -228,6 +228,7 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
         ParticleData: x (N, n, 3 + extras) float32 (pT, Δη, Δφ, ...), mask (N, n), y (N,) into the
         class names of the label branches, jet_columns jet_eta, jet_phi (the file's branches).
     """
+    refuse_options(FORMAT, options)
     paths = [require_file(p, FORMAT) for p in paths]
     f, tree = _open_tree(paths[0])
     with f:

@@ -1,6 +1,6 @@
 """ModelNet10 reader: OFF meshes in `ModelNet10/<class>/{train,test}/<class>_<id>.off` folders.
 
-Each mesh becomes one point cloud: `n_points` points sampled uniformly on its surface (triangles
+Each mesh becomes one point cloud: `n_particles` points sampled uniformly on its surface (triangles
 chosen in proportion to their area, then a uniform point in the triangle), centred at the cloud's
 centroid and scaled so the farthest point lies on the unit sphere. This is the usual ModelNet
 input (1,024 points). Clouds are returned as `ParticleData` with x = (x, y, z), every slot real.
@@ -33,12 +33,13 @@ import numpy as np
 
 from saltjet.data.particles import ParticleData
 from saltjet.data.readers.files import file_kind
-from saltjet.data.readers.screening import ReaderWarning
+from saltjet.data.readers.screening import ReaderWarning, check_label_policy, check_nonfinite_policy, refuse_options
 from saltjet.errors import ConfigError, DataError
 
 FORMAT = "modelnet"
 SPLITS = ("train", "test")
 FEATURE_NAMES = ["x", "y", "z"]
+DEFAULT_N_POINTS = 1024
 
 
 @dataclass(frozen=True)
@@ -290,41 +291,55 @@ def find_meshes(paths: list[Path], split: str) -> tuple[list[MeshFile], list[str
 # Reader entry point
 
 
-def read(paths, split: str = "train", n_points: int = 1024, seed: int = 0, *,
-         on_error: str = "skip", quiet: bool = False, **options) -> ParticleData:
+def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, features=None,
+         quiet: bool = False, on_nonfinite: str = "raise", labels: str = "required",
+         split: str = "train", seed: int = 0, on_error: str = "skip", **options) -> ParticleData:
     """Read ModelNet-style OFF meshes into point clouds.
 
     Args:
         paths: list of ModelNet root folders and/or `.off` files.
+        max_jets: stop after this many readable meshes.
+        n_particles: points sampled per mesh (default 1,024).
+        features: must be None: a cloud's columns are x, y, z (ConfigError otherwise).
+        quiet: no progress bar when True.
+        on_nonfinite, labels: the common reader options, checked and otherwise without effect
+            here: a mesh with NaN/inf vertices is malformed and follows `on_error`, and every
+            mesh has its folder's label.
         split: "train", "test" or "all" (both), for folders.
-        n_points: points sampled per mesh.
         seed: sampling seed (per mesh, see the module docstring).
         on_error: "skip" (default: leave malformed meshes out, one counted warning) or "raise".
-        quiet: no progress bar when True.
     Returns:
-        ParticleData with x: (N, n_points, 3) float32 (x, y, z) on the unit sphere, mask (N, n_points)
-        all True, y (N,) int64 into the sorted class names, kind "pointcloud", source "modelnet".
+        ParticleData with x: (N, n_particles, 3) float32 (x, y, z) on the unit sphere, mask
+        (N, n_particles) all True, y (N,) int64 into the sorted class names, kind "pointcloud",
+        source "modelnet".
     """
-    if options:
-        raise ConfigError(f"unknown modelnet reader option(s): {', '.join(sorted(options))}")
+    refuse_options(FORMAT, options)
+    check_nonfinite_policy(on_nonfinite)
+    check_label_policy(labels)
+    if features is not None:
+        raise ConfigError(f"the {FORMAT} format has no feature selection")
     if split not in (*SPLITS, "all"):
         raise ConfigError(f"unknown split {split!r}; choose train, test or all")
     if on_error not in ("skip", "raise"):
         raise ConfigError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
-    if int(n_points) < 1:
-        raise ConfigError(f"n_points must be ≥ 1, got {n_points}")
+    n_points = DEFAULT_N_POINTS if n_particles is None else int(n_particles)
+    if n_points < 1:
+        raise ConfigError(f"n_particles must be ≥ 1, got {n_particles}")
     if isinstance(paths, (str, Path)):
         paths = [paths]
     meshes, class_names = find_meshes(list(paths), split)
     from tqdm import tqdm
 
     label = {name: i for i, name in enumerate(class_names)}
-    x = np.empty((len(meshes), int(n_points), 3), dtype=np.float32)
+    x = np.empty((len(meshes), n_points, 3), dtype=np.float32)
     y = np.empty(len(meshes), dtype=np.int64)
-    kept, errors = 0, []
+    kept, seen, errors = 0, 0, []
     for mesh in tqdm(meshes, desc="modelnet", unit="mesh", disable=quiet, leave=False):
+        if max_jets is not None and kept >= max_jets:
+            break
+        seen += 1
         try:
-            x[kept] = read_mesh_cloud(mesh, int(n_points), seed)
+            x[kept] = read_mesh_cloud(mesh, n_points, seed)
         except DataError as e:
             if on_error == "raise":
                 raise
@@ -334,8 +349,8 @@ def read(paths, split: str = "train", n_points: int = 1024, seed: int = 0, *,
         kept += 1
     if errors:
         if kept == 0:
-            raise DataError(f"no readable mesh among {len(meshes)}; first: {errors[0]}")
-        warnings.warn(f"modelnet: skipped {len(errors)} of {len(meshes)} malformed meshes; "
+            raise DataError(f"no readable mesh among {seen}; first: {errors[0]}")
+        warnings.warn(f"modelnet: skipped {len(errors)} of {seen} malformed meshes; "
                       f"first: {errors[0]}", ReaderWarning, stacklevel=2)
-    return ParticleData(x[:kept], np.ones((kept, int(n_points)), dtype=bool), y[:kept],
+    return ParticleData(x[:kept], np.ones((kept, n_points), dtype=bool), y[:kept],
                         class_names, FEATURE_NAMES, kind="pointcloud", source=FORMAT)

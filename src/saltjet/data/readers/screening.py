@@ -123,6 +123,13 @@ def check_nonfinite_policy(on_nonfinite: str) -> str:
     return on_nonfinite
 
 
+def refuse_options(fmt: str, options: dict) -> None:
+    """`ConfigError` naming the options a reader does not have (every reader takes `**options`
+    after the common ones, so a wrong name is one line, not a TypeError)."""
+    if options:
+        raise ConfigError(f"unknown {fmt} reader option(s): {', '.join(sorted(options))}")
+
+
 def missing_labels(path, what: str) -> DataError:
     """The error for a file without label columns read with labels="required"."""
     return DataError(f"{path}: no labels ({what}); training and evaluation need them "

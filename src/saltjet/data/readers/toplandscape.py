@@ -29,7 +29,7 @@ from saltjet.data.readers.collect import JetCollector, collect_files
 from saltjet.data.readers.features import CORE_FEATURES, select_extras
 from saltjet.data.readers.files import HDF5_MAGIC, open_hdf5, require_file, starts_with
 from saltjet.data.readers.pandas_hdf5 import open_frame, pandas_layout
-from saltjet.data.readers.screening import missing_labels
+from saltjet.data.readers.screening import missing_labels, refuse_options
 from saltjet.errors import DataError
 
 FORMAT = "toplandscape"
@@ -133,8 +133,8 @@ def _read_file(path: Path, extras: list[str], n_particles: int | None, chunk_siz
 
 
 def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, features=None,
-         chunk_size: int = CHUNK_SIZE, quiet: bool = False, on_nonfinite: str = "raise",
-         labels: str = "required") -> ParticleData:
+         quiet: bool = False, on_nonfinite: str = "raise", labels: str = "required",
+         chunk_size: int = CHUNK_SIZE, **options) -> ParticleData:
     """Read Top Tagging Landscape files.
 
     Args:
@@ -153,6 +153,7 @@ def read(paths, *, max_jets: int | None = None, n_particles: int | None = None, 
         ParticleData: x (N, n, 3 + extras) float32, mask (N, n), y (N,) into ["QCD", "top"],
         jet_columns jet_eta, jet_phi of the four-vector sum of all the jet's constituents.
     """
+    refuse_options(FORMAT, options)
     paths = [require_file(p, FORMAT) for p in paths]
     extras = select_extras(features, EXTRA_FEATURES, FORMAT)
     return collect_files(FORMAT, paths, lambda path, collector: _read_file(path, extras, n_particles, chunk_size, collector),
