@@ -133,6 +133,9 @@ class TrainConfig:
             accumulate their gradients: the same step as the whole batch, but each sub-batch drops
             its all-padding slots, so short jets cost less (1 = off). Measured in
             `benchmarks/bench_train.py`.
+        augment: "none", or "rotate": every training batch shows each jet rotated by a random
+            angle about the jet axis and reflected with probability ½ in the (Δη, Δφ) plane
+            (`saltjet.training.augment`; raw or log features only).
         patience: stop after this many epochs without a lower validation loss (0 = never); the
             best epoch's weights are restored and saved.
         min_delta: improvement smaller than this does not count.
@@ -155,6 +158,7 @@ class TrainConfig:
     lr_gamma: float = 0.5
     warmup_epochs: int = 0
     length_groups: int = 4
+    augment: str = "none"
     patience: int = 40
     min_delta: float = 0.0
     seed: int = 0
@@ -187,6 +191,7 @@ class TrainConfig:
         if self.warmup_epochs < 0:
             raise ConfigError(f"train.warmup_epochs must be ≥ 0, got {self.warmup_epochs}")
         _check_choice(self.lr_schedule, LR_SCHEDULES, "train.lr_schedule")
+        _check_choice(self.augment, ("none", "rotate"), "train.augment")
         _check_choice(self.device, DEVICES, "train.device")
         _check_choice(self.amp_dtype, AMP_DTYPES, "train.amp_dtype")
 

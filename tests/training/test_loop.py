@@ -258,3 +258,33 @@ def test_length_groups_take_the_same_step_as_the_whole_batch(model, n_classes):
     for k, whole in grads[0].items():
         torch.testing.assert_close(grads[1][k], whole, atol=1e-5 * float(whole.abs().max()) + 1e-9, rtol=1e-4, msg=k)
     assert int(correct) <= len(data.y)
+
+
+def test_rotate_reflect_keeps_what_a_rotation_keeps():
+    from saltjet.training.augment import augment_columns, rotate_reflect
+
+    names = ["log_pt", "log_ptrel", "log_e", "eta_rel", "phi_rel", "delta_r"]
+    cols = augment_columns(names, "rotate")
+    assert cols == (3, 4) and augment_columns(names, "none") is None
+    torch.manual_seed(0)
+    x = torch.randn(64, 20, 6)
+    x[:, 15:] = 0.0  # padding
+    out = rotate_reflect(x, cols)
+    torch.testing.assert_close(out[..., 3].square() + out[..., 4].square(), x[..., 3].square() + x[..., 4].square())
+    torch.testing.assert_close(out[..., [0, 1, 2, 5]], x[..., [0, 1, 2, 5]])
+    assert torch.equal(out[:, 15:], x[:, 15:]) and not torch.allclose(out[..., 3], x[..., 3])
+    with pytest.raises(ConfigError, match="j1_px"):
+        augment_columns(["pt", "eta_rel", "phi_rel", "j1_px"], "rotate")
+    with pytest.raises(ConfigError, match="eta_rel"):
+        augment_columns(["pt"], "rotate")
+
+
+def test_augmented_training_is_reproducible_and_resumable(tmp_path):
+    data = toy_jets(400, n_classes=3, n_slots=30, seed=2)
+    cfg = {"model": "salt", "data": {"n_particles": 30},
+           "train": {"epochs": 2, "batch_size": 64, "quiet": True, "augment": "rotate", "device": "cpu"}}
+    train(RunConfig.from_dict(cfg), tmp_path / "a", data=data)
+    train(RunConfig.from_dict(cfg), tmp_path / "b", data=data, stop_after=1)
+    train(RunConfig.from_dict(cfg), tmp_path / "b", resume=True, data=data)
+    a, b = (load_file(str(tmp_path / r / "model.safetensors")) for r in "ab")
+    assert all(torch.equal(a[k], b[k]) for k in a)

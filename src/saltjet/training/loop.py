@@ -36,6 +36,7 @@ from saltjet.data.pipeline import (JetTensors, PreparedSplits, RunSplits, build_
                                    eval_shard)
 from saltjet.errors import ConfigError, DataError, TrainingError
 from saltjet.models import count_parameters, create_model, model_config
+from saltjet.training.augment import augment_columns, rotate_reflect
 from saltjet.training.objective import loss_fn, macro_auc, predictions, probabilities
 
 EVAL_BATCH = 1024
@@ -163,6 +164,7 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log, run_splits
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None, broadcast_buffers=False)
     train_set, val_set = _place(splits.train, ctx.device), _place(splits.val, ctx.device)
+    augment = augment_columns(splits.feature_names, tc.augment)  # before any epoch: a bad choice fails fast
     autocast = _autocast(tc, ctx.device)
     scaler = torch.amp.GradScaler("cuda") if autocast is not nullcontext and tc.amp_dtype == "fp16" else None
     say(f"training {config.model} ({count_parameters(model):,} parameters) on {splits.stats['n_train']:,} jets, "
@@ -179,7 +181,7 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log, run_splits
         torch.manual_seed(epoch_seed(tc.seed, epoch) + ctx.rank)  # dropout stream of this epoch
         t0 = time.perf_counter()
         tr = _train_epoch(net, optimizer, scaler, autocast, train_set, batch_size, tc.seed, epoch, ctx, quiet,
-                          f"epoch {epoch + 1}/{tc.epochs}", tc.length_groups)
+                          f"epoch {epoch + 1}/{tc.epochs}", tc.length_groups, augment)
         val = _validate(model, val_set, autocast, ctx)
         _check_finite(tr.loss, val["val_loss"], epoch, lr, out, state.next_epoch)
         improved = stopper.update(val["val_loss"], epoch)
@@ -222,7 +224,7 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log, run_splits
 
 
 def _train_epoch(net, optimizer, scaler, autocast, data: JetTensors, batch_size, seed, epoch, ctx, quiet,
-                 desc, length_groups: int = 1) -> EpochResult:
+                 desc, length_groups: int = 1, augment: tuple[int, int] | None = None) -> EpochResult:
     net.train()
     batches = epoch_batches(len(data), batch_size, seed, epoch, ctx.rank, ctx.world_size)
     n_local = sum(len(b) for b in batches)
@@ -236,6 +238,8 @@ def _train_epoch(net, optimizer, scaler, autocast, data: JetTensors, batch_size,
     for step, index in enumerate(batches):
         t_data = time.perf_counter()
         x, mask, y = data.batch(index, ctx.device)
+        if augment is not None:
+            x = rotate_reflect(x, augment)
         data_time += time.perf_counter() - t_data
         optimizer.zero_grad(set_to_none=True)
         batch_loss, batch_correct = _accumulate_gradients(net, scaler, autocast, x, mask, y, length_groups, ctx)
