@@ -45,6 +45,8 @@ def run_key(config, task: str, data_description: dict) -> str:
     d["data"].pop("task", None)  # keyed as `task` below (keys from before the task was a data field hold)
     if d["data"].get("on_nonfinite") == "raise":  # the default: keys from before the option hold
         d["data"].pop("on_nonfinite")
+    if d["train"].get("augment") == "none":  # likewise
+        d["train"].pop("augment")
     if d["data"].get("features") is None and kind == "jets":
         d["data"]["features"] = list(CORE)
     d["data"]["sort_by"] = resolve_sort_key(kind, d["data"]["sort_by"])
