@@ -15,7 +15,7 @@ HELP = "generate jets (cached), train SAL-T, Linformer and Transformer briefly, 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jets-per-class", type=positive_int,
-                   help="generated jets per class (default: saltjet/experiments/demo.yaml, 2000)")
+                   help="generated jets per class (default: saltjet/experiments/demo.yaml, 4000)")
     p.add_argument("--epochs", type=positive_int, help="maximum epochs per model (default: saltjet/experiments/demo.yaml)")
     p.add_argument("--data", help="train on these files instead of the built-in generated jets")
     p.add_argument("--out", default="runs/demo", help="where runs, report and plots go (default: runs/demo)")
