@@ -138,6 +138,28 @@ def test_plots_are_written(evaluated):
             assert (plots / f"{stem}.{ext}").stat().st_size > 1000
 
 
+def test_plot_works_on_evaluate_and_predict_output(evaluated, tmp_path, capsys):
+    """`saltjet plot roc/multiplicity --run` on an evaluate report, its folder, its predictions file and
+    a `saltjet predict` scores file."""
+    pytest.importorskip("matplotlib")
+    out, tmp = evaluated["out"], evaluated["tmp"]
+    for i, run in enumerate((out, out.parent, predictions_path_for(out))):
+        assert main(["plot", "roc", "--run", str(run), "--out", str(tmp_path / f"roc{i}")]) == 0
+        assert {p.name for p in (tmp_path / f"roc{i}").glob("*.png")} == {f"roc_{c}.png" for c in HLS4ML_CLASSES}
+    assert main(["plot", "multiplicity", "--run", str(out), "--out", str(tmp_path / "mult")]) == 0
+    assert (tmp_path / "mult" / "multiplicity.png").stat().st_size > 1000
+    scores = tmp_path / "scores.h5"
+    assert main(["predict", "--run", str(tmp / "run"), "--data", str(tmp / "jetImage_test_150p_0.h5"),
+                 "--out", str(scores), "--quiet", "--device", "cpu"]) == 0
+    for kind in ("roc", "multiplicity"):
+        assert main(["plot", kind, "--run", str(scores), "--out", str(tmp_path / "scores")]) == 0
+    assert (tmp_path / "scores" / "roc_t.png").is_file() and (tmp_path / "scores" / "multiplicity.png").is_file()
+    capsys.readouterr()
+    assert main(["plot", "roc", "--run", str(tmp_path / "nothing_here")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_text_table(evaluated, capsys):
     tmp = evaluated["tmp"]
     code = main(["evaluate", "--run", str(tmp / "run"), "--data", str(tmp / "jetImage_test_150p_0.h5"), "--quiet",

@@ -38,6 +38,9 @@ def plot_scaling(records: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def model_label(model: str) -> str:  # as saltjet.evaluation.plots.MODEL_LABELS (a layer above cost)
+        return {"salt": "SAL-T", "linformer": "Linformer", "transformer": "Transformer"}.get(model, model)
+
     plt.style.use(mplhep.style.CMS)
     fig, (ax_f, ax_t) = plt.subplots(1, 2, figsize=(16, 7))
     # colour = model, line style = batch size, marker = backend
@@ -47,12 +50,13 @@ def plot_scaling(records: list[dict], path: Path) -> None:
     for i, model in enumerate(sorted({r["model"] for r in records})):
         colour = f"C{i}"
         rows = sorted({(r["n_particles"], r["flops"]) for r in records if r["model"] == model})
-        ax_f.plot([n for n, _ in rows], [f for _, f in rows], marker="o", color=colour, label=model)
+        ax_f.plot([n for n, _ in rows], [f for _, f in rows], marker="o", color=colour, label=model_label(model))
         for batch, backend in sorted({(r["batch_size"], r["backend"]) for r in records if r["model"] == model}):
             sel = sorted((r["n_particles"], r["latency_per_jet_us"]) for r in records
                          if r["model"] == model and r["batch_size"] == batch and r["backend"] == backend)
             ax_t.plot([n for n, _ in sel], [t for _, t in sel], color=colour, marker=markers.get(backend, "x"),
-                      linestyle=styles[batches.index(batch) % len(styles)], label=f"{model}, batch {batch}, {backend}")
+                      linestyle=styles[batches.index(batch) % len(styles)],
+                      label=f"{model_label(model)}, batch {batch}, {backend}")
     for ax, label in ((ax_f, "FLOPs per jet"), (ax_t, "latency per jet [µs]")):
         ax.set_xscale("log")
         ax.set_yscale("log")
