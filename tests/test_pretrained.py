@@ -71,7 +71,7 @@ def test_every_shipped_model_loads_and_has_a_card(name):
     """The real shipped models (none when this runs before any is added: then nothing to check)."""
     folder = pretrained.path(name)
     card = (folder / pretrained.CARD_FILE).read_text(encoding="utf-8")
-    assert pretrained.summary_line(name) and "saltjet train" in card
+    assert pretrained.summary_line(name) and "- Command: `saltjet " in card and "## Held-out metrics" in card
     tagger = saltjet.load_pretrained(name, device="cpu")
     assert tagger.class_names and tagger.n_particles >= 1
 

@@ -61,7 +61,7 @@ def model_card(name: str, results: dict, row: dict, floor: dict | None, summary:
         "```",
         "",
         "## Data",
-        f"- {data.get('source', 'see the study report')}",
+        f"- {generator_note(data.get('path')) or data.get('source', 'see the study report')}",
         f"- {data.get('n_jets', 0):,} jets from `{data.get('path', '?')}`; task {task} "
         f"({', '.join(results['tasks'][task]['class_names'])}); {row.get('n_train', 0):,} training jets, "
         f"{n_test:,} held-out test jets (never seen in training or model selection).",
@@ -92,12 +92,31 @@ def model_card(name: str, results: dict, row: dict, floor: dict | None, summary:
         "## Cost",
         f"- {row['params']:,} parameters; {row['flops']:,.0f} FLOPs per jet at n = 150 (matmul/conv, 2 per "
         f"multiply-add); {1000 * row['latency_ms']:.1f} µs per jet at batch {row.get('latency_batch')} on "
-        f"{row.get('threads')} CPU threads (measured in the study run).",
+        f"{row.get('threads')} CPU thread(s) (measured in the study run).",
         "",
         "Pythia 8 jets without detector simulation: expect a shift on detector-level or other generators' jets.",
         "",
     ]
     return "\n".join(lines)
+
+
+def generator_note(path: str | None) -> str:
+    """How the data were made, from the `saltjet generate` manifests in the data folder ("" if none)."""
+    if not path:
+        return ""
+    folder = Path(path).parent if any(ch in Path(path).name for ch in "*?[") or Path(path).is_file() else Path(path)
+    notes = []
+    for manifest in sorted(folder.glob("generate_manifest_*.json")):
+        try:
+            m = json.loads(manifest.read_text())["settings"]
+            notes.append(f"`saltjet generate --jets-per-class {m['jets_per_class']} --seed {m['seed']} "
+                         f"--shard {m['shard']}/{m['n_shards']}`" + ("" if m.get("mpi", True) else " `--no-mpi`"))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    if not notes:
+        return ""
+    return ("Pythia 8 + FastJet jets made by " + " and ".join(notes)
+            + " (13 TeV pp, anti-kT R = 0.8, 800 < pT < 1300 GeV, no detector simulation)")
 
 
 def summary_features(row: dict, results: dict) -> list[str]:
