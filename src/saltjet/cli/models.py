@@ -47,5 +47,5 @@ def _list_pretrained() -> int:
     if not names:
         print("no trained models are shipped with this installation")
     for name in names:
-        print(f"{name:<20} {summary_line(name)}")
+        print(f"{name:<28} {summary_line(name)}")
     return 0
