@@ -13,6 +13,7 @@ import yaml
 from published_layouts import write_hls4ml
 
 import saltjet.training.run as run
+import saltjet.training.epoch as epoch_module
 import saltjet.training.loop as train_module
 from saltjet.cli import main
 from saltjet.config import RunConfig
@@ -90,8 +91,8 @@ def test_batch_schedule_overriding_batch_size_is_said(tmp_path):
 # --- 2. divergence is never shipped as success ----------------------------------------------------
 
 def test_non_finite_training_loss_stops_the_run(tmp_path, monkeypatch):
-    real = train_module.loss_fn
-    monkeypatch.setattr(train_module, "loss_fn", lambda logits, y: real(logits, y) * float("nan"))
+    real = epoch_module.loss_fn  # the training step's loss (validation has its own in loop)
+    monkeypatch.setattr(epoch_module, "loss_fn", lambda logits, y: real(logits, y) * float("nan"))
     with pytest.raises(TrainingError, match="training loss is nan"):
         train(tiny_config(), tmp_path / "r", data=DATA)
     # the initial weights are never written as "best", and no summary claims success
@@ -109,7 +110,8 @@ def test_divergence_through_the_cli_is_one_line_and_exit_2(tmp_path, capsys, mon
     path = tmp_path / "jetImage_0_150p_0.h5"
     write_hls4ml(path, n_jets=80, seed=0)
     real = train_module.loss_fn
-    monkeypatch.setattr(train_module, "loss_fn", lambda logits, y: real(logits, y) * float("inf"))
+    for module in (epoch_module, train_module):  # the training step's loss and validation's
+        monkeypatch.setattr(module, "loss_fn", lambda logits, y: real(logits, y) * float("inf"))
     line = one_error_line(["train", "--data", str(path), "--out", str(tmp_path / "r"), "--epochs", "1", "--quiet",
                            "--num-threads", "1"], capsys)
     assert "diverged" in line

@@ -239,7 +239,7 @@ def test_length_groups_take_the_same_step_as_the_whole_batch(model, n_classes):
 
     from saltjet.training.distributed import setup
     from saltjet.models import create_model
-    from saltjet.training.loop import _accumulate_gradients
+    from saltjet.training.epoch import accumulate_gradients
 
     data = JetTensors.from_data(toy_jets(96, n_classes=n_classes, n_slots=60, seed=3))
     x, mask = data.x.clone(), data.mask.clone()
@@ -251,7 +251,7 @@ def test_length_groups_take_the_same_step_as_the_whole_batch(model, n_classes):
     grads, losses = [], []
     for groups in (1, 4):
         net.zero_grad()
-        loss, correct = _accumulate_gradients(net, None, nullcontext, x, mask, data.y, groups, ctx)
+        loss, correct = accumulate_gradients(net, None, nullcontext, x, mask, data.y, groups, ctx)
         losses.append(float(loss))
         grads.append({k: p.grad.clone() for k, p in net.named_parameters()})
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)
