@@ -21,6 +21,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from saltjet.data.particles import ParticleData  # noqa: E402
 from saltjet.data.pipeline import prepare  # noqa: E402
 from saltjet.evaluation.evaluate import load_predictions  # noqa: E402
+from saltjet.study.curves import learning_curve_figures  # noqa: E402
 from saltjet.study.attention_maps import attention_maps, partition_index  # noqa: E402
 from saltjet.study.evaluation import mean_bins  # noqa: E402
 from saltjet.study.layout import ATTENTION_JET_FILE, PREDICTIONS_FILE  # noqa: E402
@@ -238,6 +239,8 @@ def make_figures(spec, results: dict, out: Path) -> list[Path]:
         paths += roc_figures(results, out)
     if "multiplicity" in figures:
         paths += multiplicity_figures(results, out)
+    if "curves" in figures:
+        paths += learning_curve_figures(results, out)
     if "scaling" in figures:
         paths += scaling_figure(results.get("bench", []), out / "figures" / "scaling")
     jet = _attention_jet(out) if ("attention" in figures or "partitions" in figures) else None

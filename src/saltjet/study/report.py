@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from saltjet.errors import DataError
+from saltjet.study.curves import budget_table
 
 TITLES = {
     "accuracy": "accuracy [%]",
@@ -221,6 +222,12 @@ def render_report(results: dict, notes: str | None = None) -> str:
     for task in tasks:
         lines += [f"### Task `{task}`", "", task_table(r, task), ""]
         lines += [f"- {f}" for f in findings(r, task)] + [""]
+        if "curves" in r["settings"].get("figures", []):
+            table = budget_table(r, task)
+            if table:
+                lines += ["Validation accuracy against training budget (the compute-matched view; training FLOPs = "
+                          "epochs × training jets × 3 × forward FLOPs per jet; times are this invocation's, on "
+                          "its machine and load):", "", table, ""]
         if "multiplicity" in r["settings"].get("figures", []):
             table = multiplicity_table(r, task)
             if table:

@@ -44,6 +44,7 @@ from saltjet.errors import ConfigError
 from saltjet.evaluation.evaluate import save_predictions
 from saltjet.evaluation.floor import FloorConfig, evaluate_floor
 from saltjet.extras import check_extras, require
+from saltjet.study.curves import run_curve
 from saltjet.study.data import load_jets, load_pointclouds
 from saltjet.study.evaluation import cached_model_cost, evaluate_on
 from saltjet.study.layout import EVAL_FILE, PREDICTIONS_FILE, RESULTS_FILE
@@ -369,7 +370,7 @@ def _run_row(job: _Job, out: Path, quick: bool) -> dict:
         **cached_model_cost(out, read_info(job.run_dir), quick), "epochs_run": summary.get("epochs_run"),
         "best_epoch": summary.get("best_epoch"), "train_wall_s": summary.get("wall_seconds"),
         "n_train": summary.get("n_train"), "run_dir": str(job.run_dir.relative_to(out)),
-        "reused_from": reused_from(job.run_dir),
+        "reused_from": reused_from(job.run_dir), "curve": run_curve(job.run_dir),
     }
 
 

@@ -38,7 +38,7 @@ import yaml
 from saltjet.errors import ConfigError
 
 KINDS = ("jets", "pointcloud", "bench")
-FIGURES = ("roc", "multiplicity", "scaling", "attention", "partitions")
+FIGURES = ("roc", "multiplicity", "curves", "scaling", "attention", "partitions")
 DEFAULT_COLUMNS = ["accuracy", "auc_macro", "mean_rejection_at_tpr_0.8"]
 QUICK_DEFAULTS = {"jets_per_class": 150, "epochs": 1, "seeds": 1}
 
