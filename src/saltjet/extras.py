@@ -10,6 +10,7 @@ The extras, declared in pyproject.toml, add the rest:
     plot     matplotlib, mplhep                    `saltjet plot`, evaluation and study figures
     formats  uproot, awkward, pandas, tables, trimesh   JetClass ROOT, ModelNet meshes, the shapes set
     export   onnx, onnxruntime, onnxscript         `saltjet export`, `bench --backend onnxruntime`
+    trigger  da4ml                                 `saltjet firmware` (FPGA code, its C simulation)
     all      every extra above, plus pytest
 """
 
@@ -25,7 +26,8 @@ from saltjet.errors import MissingExtraError
 PIP_NAMES = {"sklearn": "scikit-learn", "pythia8mc": "pythia8mc", "fastjet": "fastjet", "awkward": "awkward",
              "vector": "vector", "matplotlib": "matplotlib", "mplhep": "mplhep", "uproot": "uproot",
              "pandas": "pandas", "tables": "tables", "trimesh": "trimesh", "onnx": "onnx",
-             "onnxruntime": "onnxruntime", "onnxscript": "onnxscript", "tensorboard": "tensorboard"}
+             "onnxruntime": "onnxruntime", "onnxscript": "onnxscript", "tensorboard": "tensorboard",
+             "da4ml": "da4ml"}
 
 # extra -> the modules it provides (what `check_extras` looks for)
 EXTRAS = {
@@ -35,6 +37,7 @@ EXTRAS = {
     "plot": ("matplotlib", "mplhep"),
     "formats": ("uproot", "awkward", "pandas", "tables", "trimesh"),
     "export": ("onnx", "onnxruntime", "onnxscript"),
+    "trigger": ("da4ml",),
 }
 
 
