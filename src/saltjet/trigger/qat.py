@@ -48,7 +48,7 @@ class QATOptions:
     val_jets: int = 4000
     batch_size: int = 256
     lr: float = 3e-4
-    lr_bits: float = 0.05
+    lr_bits: float = 0.02
     ebops_weight: float = 1e-8
     init_bits: int = 10
     calib_jets: int = 2000
@@ -170,7 +170,7 @@ def fine_tune(qm: QSALT, train: Split, val: Split, opts: QATOptions, log=print) 
             optim.zero_grad(set_to_none=True)
             full.backward()
             optim.step()
-            total, seen = total + float(loss) * len(idx), seen + len(idx)
+            total, seen = total + float(loss.detach()) * len(idx), seen + len(idx)
         if not math.isfinite(total):
             raise DataError("quantisation-aware training diverged (non-finite loss); lower --lr or --ebops-weight")
         with torch.no_grad():

@@ -68,6 +68,13 @@ def fold_float(state: dict, config) -> dict[str, torch.Tensor]:
     return out
 
 
+def check_quantizable(config) -> None:
+    """ConfigError unless the SAL-T has DyT norms and max pooling (what the fixed-point graph holds)."""
+    if config.norm != "dyt" or config.pooling != "max":
+        raise ConfigError(f"quantisation supports SAL-T with norm=dyt and pooling=max, not norm={config.norm}, "
+                          f"pooling={config.pooling}")
+
+
 class TorchOps:
     """The graph's operations for `QSALT` (see `saltjet.trigger.emulator.NumpyOps`)."""
 
@@ -121,8 +128,7 @@ class QSALT(nn.Module):
     def __init__(self, config, params: dict[str, torch.Tensor], init_bits: int = 10):
         super().__init__()
         c = config
-        if c.norm != "dyt" or c.pooling != "max":
-            raise ConfigError(f"quantisation supports SAL-T with norm=dyt and pooling=max, not norm={c.norm}, pooling={c.pooling}")
+        check_quantizable(c)
         self.config = c
         self.weights = nn.ParameterDict({k: nn.Parameter(v.clone()) for k, v in params.items()})
         self.register_buffer("member", torch.from_numpy(membership(c.n_particles, c.partitions)), persistent=False)
@@ -147,6 +153,7 @@ class QSALT(nn.Module):
         """From a float SAL-T (`saltjet.models.salt.SALT`); its parameters are copied and folded."""
         if getattr(model, "model_name", "salt") != "salt" or not hasattr(model.config, "partitions"):
             raise ConfigError("saltjet quantize takes a SAL-T run (model salt)")
+        check_quantizable(model.config)
         return cls(model.config, fold_float(model.state_dict(), model.config), init_bits)
 
     def lookup_fn(self, name: str) -> LookupFn:
@@ -189,7 +196,8 @@ class QSALT(nn.Module):
     def ebops(self) -> torch.Tensor:
         """EBOPs-style resource estimate (differentiable in the fractional bits): Σ over multiplies of
         bits(a)·bits(b), constant weights counted where nonzero on their grid; plus each lookup table
-        as count · bits(out) · 2**max(bits(in) − 6, 0) (LUT6 cells per output bit)."""
+        as count · bits(out) · 2**max(bits(in) − 6, 0) (LUT6 cells per output bit); plus Σ over
+        activations and biases of values · bits (adders and registers, `sizes`)."""
         c, q = self.config, self.quants
         n, heads, parts, dh = c.n_particles, c.n_heads, c.partitions, c.d_model // c.n_heads
         with torch.no_grad():
@@ -216,7 +224,23 @@ class QSALT(nn.Module):
                                     ("h1", "r1", n * c.d_model), ("h2", "r2", n * c.d_model)):
                 total = total + count * b[p + out] * 2 ** torch.clamp(b[p + inp] - 6, min=0)
             prev = p + "h2"
-        return total + nz["head1_w"] * b[prev] * b["head1_w"] + nz["head2_w"] * b["z"] * b["head2_w"]
+        total = total + nz["head1_w"] * b[prev] * b["head1_w"] + nz["head2_w"] * b["z"] * b["head2_w"]
+        return total + sum(count * b[name].sum() for name, count in self.sizes().items())
+
+    def sizes(self) -> dict[str, int]:
+        """Values per jet of every activation and bias: each costs about one adder or register bit per
+        bit of width (the `ebops` term that also reaches tensors that feed only additions)."""
+        c = self.config
+        n, h, p, d = c.n_particles, c.n_heads, c.partitions, c.d_model
+        dh, out = d // h, self.weights["head2_b"].numel()
+        per = {"ck": h * p * d, "cv": h * p * d, "kt": h * p * dh, "vt": h * p * dh, "q": n * d, "s": n * h * p,
+               "sc": n * h * p, "d": n * h * p, "e": n * h * p, "a": n * h * p, "sum": n * h, "r": n * h,
+               "o": n * d, "ao": n * d, "r1": n * d, "h1": n * d, "f1": n * c.d_ff, "f2": n * d, "r2": n * d, "h2": n * d}
+        sizes = {"in": n, "h0": n * d, "z": d, "logits": out}
+        sizes.update({k: v.numel() for k, v in self.weights.items() if k.endswith("_b") or k.endswith("_bo")})
+        for layer in range(c.n_layers):
+            sizes.update({f"l{layer}_{k}": v for k, v in per.items() if f"l{layer}_{k}" in self.quants})
+        return sizes
 
     def mean_bits(self) -> float:
         widths = torch.cat([m.bits().detach().reshape(-1) for m in self.quants.values()])

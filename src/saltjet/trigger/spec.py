@@ -36,7 +36,8 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class LookupFn:
-    """An elementwise function a lookup table holds: "exp", "recip" (1 / max(x, 1/2)) or "dyt"
+    """An elementwise function a lookup table holds: "exp" (of min(x, 0): its input is a logit minus its
+    row's max, and the table's unused positive half must stay finite), "recip" (1 / max(x, 1/2)) or "dyt"
     (tanh(alpha·x + beta), DyT with its two scalars folded in). Works on numpy arrays and torch
     tensors (same formula; tables are always filled from the numpy branch)."""
 
@@ -49,13 +50,13 @@ class LookupFn:
             import torch
 
             if self.kind == "exp":
-                return torch.exp(x)
+                return torch.exp(torch.clamp(x, max=0.0))
             if self.kind == "recip":
                 return 1.0 / torch.clamp(x, min=0.5)
             return torch.tanh(self.alpha * x + self.beta)
         x = np.asarray(x, dtype=np.float64)
         if self.kind == "exp":
-            return np.exp(x)
+            return np.exp(np.minimum(x, 0.0))
         if self.kind == "recip":
             return 1.0 / np.maximum(x, 0.5)
         return np.tanh(self.alpha * x + self.beta)
