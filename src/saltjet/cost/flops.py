@@ -83,6 +83,8 @@ def analytic_flops(model_or_name, n_particles: int | None = None, **overrides) -
         n_particles: slots n (default: the config's).
     """
     name, c, n = _config(model_or_name, n_particles, overrides)
+    if name == "part":
+        return FlopCount(name, n, _part_layers(c, n))
     d, L = c.d_model, c.n_layers
     before, after = _common(c, n)
     dh = d // c.n_heads
@@ -90,16 +92,18 @@ def analytic_flops(model_or_name, n_particles: int | None = None, **overrides) -
     if name == "salt":
         p, heads = c.partitions, c.n_heads
         h_max = max(c.conv_heights) if c.conv_mode != "none" else 0
+        taps = h_max or 1  # the logit product reads h_max shifted copies of h (1 without convolution)
         attn = [
-            LayerFlops("kv_collapse", L * 2 * n * d * 2 * heads * p,
-                       "h (B·d, n) @ block-sparse (n, 2·H·p) collapse matrix; zeros counted"),
-            LayerFlops("kv_projection", L * 2 * 2 * heads * p * dh * d, "W_k, W_v on the p collapsed rows per head"),
-            LayerFlops("qk_fold", L * 2 * heads * p * dh * d, "W_q·K̃ᵀ/√dh folded into a per-jet (H·p, d) matrix"),
-            LayerFlops("logits", L * 2 * n * d * heads * p, "(H·p, d) @ h (d, n): Q·K̃ᵀ for every particle"),
-            LayerFlops("logit_conv", L * 2 * heads * n * p * p * h_max,
-                       f"folded (h_max={h_max}, p) kernel as banded matmul/Conv1d; the three convolutions "
-                       f"would cost {L * sum(2 * heads * n * p * k * p for k in c.conv_heights) if h_max else 0}"),
-            LayerFlops("value_out_fold", L * 2 * heads * p * dh * d, "Ṽ·W_oᵀ folded into a per-jet (H·p, d) matrix"),
+            LayerFlops("kv_collapse", L * 2 * 2 * heads * p * n * d,
+                       "block-sparse (2·H·p, n) collapse matrix @ h (n, d); zeros counted"),
+            LayerFlops("kv_fold", L * 2 * 2 * heads * p * d * d,
+                       "collapsed rows @ per-head (d, d) folds W_kᵀW_q/√dh and W_vᵀW_oᵀ (weights folded once)"),
+            LayerFlops("conv_fold", L * 2 * heads * p * h_max * p * d if h_max else 0,
+                       "band matrices (p·h_max, p) @ the query-side (p, d) matrix of each head"),
+            LayerFlops("logits", L * 2 * heads * p * d * n, "Q·K̃ᵀ part of the (H·p, h_max·d) @ (h_max·d, n) product"),
+            LayerFlops("logit_conv", L * 2 * heads * p * (taps - 1) * d * n,
+                       f"the convolution folded into that product: h_max−1={taps - 1} more shifted copies of h; "
+                       f"the three convolutions would cost {L * sum(2 * heads * n * p * k * p for k in c.conv_heights) if h_max else 0}"),
             LayerFlops("attention_value_out", L * 2 * n * heads * p * d,
                        "attention (n, H·p) @ (H·p, d): ×Ṽ and out-projection in one; softmax excluded"),
         ]
@@ -122,6 +126,27 @@ def analytic_flops(model_or_name, n_particles: int | None = None, **overrides) -
     else:
         raise NotImplementedError(f"no analytic FLOP count for model {name!r}")
     return FlopCount(name, n, before + attn + after)
+
+
+def _part_layers(c, n: int) -> list[LayerFlops]:
+    """weaver's ParticleTransformer (`saltjet.models.part`) in evaluation: the dense pair path over the
+    n(n+1)/2 pairs i ≥ j of all n slots (training embeds only the pairs of real particles)."""
+    d, L, C, heads = c.d_model, c.n_layers, c.num_cls_layers if c.pooling == "cls" else 0, c.n_heads
+    widths = lambda first, rest: sum(a * b for a, b in zip((first, *rest), rest))  # noqa: E731  Σ in·out
+    pairs, out = n * (n + 1) // 2, output_size(c.n_classes)
+    return [
+        LayerFlops("embedding", 2 * n * widths(c.n_features, (*c.embed_hidden, d)), "MLP F→…→d; LayerNorm, GELU excluded"),
+        LayerFlops("pair_embedding", 2 * pairs * widths(4, (*c.pair_embed_dims, heads)),
+                   "1x1 convolutions 4→…→heads on n(n+1)/2 pairs; the 4 pair features, BatchNorm excluded"),
+        LayerFlops("qkv", L * 2 * n * d * 3 * d, "Linear(d→3d) of the particle blocks"),
+        LayerFlops("attention", L * 4 * n * n * d, "Q·Kᵀ and ×V inside SDPA; pair bias add, softmax excluded"),
+        LayerFlops("out_proj", L * 2 * n * d * d, "Linear(d→d)"),
+        LayerFlops("ffn", L * 2 * n * d * c.d_ff * 2, "Linear(d→d_ff), Linear(d_ff→d)"),
+        LayerFlops("class_attention", C * (2 * d * d + 2 * (n + 1) * d * 2 * d + 4 * (n + 1) * d + 2 * d * d
+                                           + 2 * d * c.d_ff * 2),
+                   "class token: q, k/v of n+1 tokens, SDPA, out-projection, FFN of one token"),
+        LayerFlops("head", 2 * widths(d, (*c.fc_dims, out)), "Linear d→…→out on the jet vector"),
+    ]
 
 
 def literal_flops(model_or_name, n_particles: int | None = None, **overrides) -> FlopCount:
@@ -183,7 +208,7 @@ def measured_flops(model: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> int
     """FLOPs per jet that PyTorch's FlopCounterMode counts on one forward of `model(x, mask)`.
 
     x: (B, n, F), mask: (B, n) bool. The count of the whole batch divided by B (every counted op
-    scales with B; per-call weight preparation uses no counted ops). SDPA's CPU kernel, which the
+    scales with B; weight-only folds are built before counting, as inference caches them). SDPA's CPU kernel, which the
     stock counter misses in torch 2.13, is registered with the same formula as the GPU kernels.
     A tagger runs over all n slots (`JetTagger.classify`), as the analytic count assumes: its eager
     `forward` would drop the slots that are padding in every jet of the batch and count less.
@@ -197,6 +222,8 @@ def measured_flops(model: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> int
         custom[cpu_sdpa] = _sdpa_cpu_flop
     counter = FlopCounterMode(display=False, custom_mapping=custom)
     run = getattr(model, "classify", model)
-    with torch.no_grad(), counter:
-        run(x, mask)
+    with torch.no_grad():
+        run(x[:1], mask[:1])  # weight-only folds are cached per weights, not per call: build them first
+        with counter:
+            run(x, mask)
     return counter.get_total_flops() // x.shape[0]

@@ -22,13 +22,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from saltjet.models.layers import EXCLUDED
+from saltjet.models.layers import EXCLUDED, cached_derivation, is_tracing
 
 
 def zero_padded_rows(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """h (B, n, d) with padded slots set to 0 by selection; q, k, v of those slots are then 0 too
     (the fused Q/K/V projection has no bias)."""
     return h.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+
+def row_windows(h: torch.Tensor, size: int) -> torch.Tensor:
+    """h (B, n, d) -> (B, size·d, n): windows[b, r·d + e, i] = h[b, i + r − size//2, e], zero outside
+    0..n−1 (the rows a 'same' convolution of height `size` reads). Eager: one strided copy
+    (`unfold`); traced (ONNX has no unfold): Pad, Transpose, `size` Slices and one Concat."""
+    n = h.shape[1]
+    shifted = F.pad(h, (0, 0, size // 2, size // 2))  # (B, n + size − 1, d)
+    if is_tracing():
+        shifted = shifted.transpose(1, 2)
+        return torch.cat([shifted[:, :, r : r + n] for r in range(size)], dim=1)
+    return shifted.unfold(1, n, 1).reshape(-1, size * h.shape[2], n)
 
 
 class _MultiHead(nn.Module):
@@ -60,8 +72,8 @@ class LogitConv(nn.Module):
     Parameters are kept as one Conv2d per kernel height (kernel (h, p)), as the authors define them.
     The forward pass folds them into one (h_max, p) kernel, which is exact because averaging
     convolutions is linear, and applies it as a banded matmul: the h_max shifted copies of the map,
-    concatenated along the partition axis, times a (h_max·p, p) matrix. That is far faster than
-    three tiny Conv2d calls and traces to plain matmuls for FPGA/ONNX converters.
+    concatenated along the partition axis, times a (h_max·p, p) matrix (`logits`, for plots).
+    `PartitionedAttention.forward` folds the band matrices into its one logit product instead.
 
     mode "shared": one set of filters for every head (the authors': 39 parameters for {1,3,5}, p=4).
     mode "depthwise": one set per head.
@@ -104,21 +116,6 @@ class LogitConv(nn.Module):
         # matrices (C, h_max, p_in, p_out).
         return F.pad(weight, (0, 1))[:, :, self.band], bias
 
-    def as_conv1d(self, logits: torch.Tensor, n_heads: int) -> torch.Tensor:
-        """The same map on particles-last logits: (B, H·p, n) -> (B, H·p, n), as one grouped Conv1d
-        (a group per head; in-channels = input partitions, kernel positions = row offsets)."""
-        b, _, n = logits.shape
-        p = self.partitions
-        matrix, bias = self.band_matrices()  # (C, h_max, p_in, p_out)
-        # reshape with constant sizes: the TorchScript ONNX exporter needs the kernel shape static
-        weight = matrix.permute(0, 3, 2, 1).reshape(self.channels, p, p, self.h_max)  # (C, p_out, p_in, h_max)
-        if self.channels == 1:  # shared filters: heads into the batch, a plain Conv1d (faster than groups)
-            out = F.conv1d(logits.unflatten(1, (n_heads, p)).flatten(0, 1), weight[0], bias.expand(p), padding=self.h_max // 2)
-            return out.view(b, n_heads * p, n)
-        weight = weight.reshape(n_heads * p, p, self.h_max)
-        bias = bias.repeat_interleave(p)
-        return F.conv1d(logits, weight, bias, padding=self.h_max // 2, groups=n_heads)
-
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         """logits: (B, H, n, p) -> (B, H, n, p)."""
         b, h, n, p = logits.shape
@@ -149,15 +146,23 @@ class PartitionedAttention(_MultiHead):
     before the convolution (so their values never leak into real rows); partitions with no real
     particle get no attention weight.
 
-    Speed (`forward`; `forward_reference` is the literal form, equal to float rounding): with d=16
-    the work is memory-bound, so `forward` minimises passes over (B, n, ·) tensors and keeps n last.
-    (1) Zeroing padded rows of h zeroes q, k, v (no bias). (2) Collapse and K/V projection are both
-    linear, so the collapse runs first on h, as one GEMM with the block-sparse (n, 2·H·p) weight
-    matrix; K/V are then projected per jet (p rows, not n). (3) W_q and K̃ fold into one per-jet
-    (H·p, d) matrix: S = that @ h, (B, H·p, n). (4) The logit convolution runs as one Conv1d over n.
-    (5) The softmax runs over an outer axis (PyTorch's softmax over a size-4 inner axis is ~5× slower).
-    (6) Ṽ and W_o fold into one per-jet (H·p, d) matrix: attention × Ṽ and the projection are one
-    batched matmul. Measured in benchmarks/bench_models.py.
+    Speed (`forward`; `forward_reference` is the literal form, equal to float rounding). At batch 1 a
+    jet is ~0.6 MFLOP, so the cost is the number of operators, not arithmetic; `forward` runs ten
+    tensor ops on activations, using that everything up to the softmax is linear:
+    (1) Zeroing padded rows of h zeroes q, k, v (no bias), and the zero rows of S that the
+    literal form sets before the convolution. (2) Collapse and K/V projection are both linear, so
+    the collapse runs first, on h: one GEMM with the block-sparse (2·H·p, n) collapse matrix.
+    (3) W_q·W_kᵀ/√dh and W_v·W_oᵀ fold into per-head (d, d) matrices, so one batched matmul turns
+    the collapsed rows into the query-side matrix A = K̃·W_q/√dh and the output matrix Ṽ·W_oᵀ
+    (B, H, p, d) each. (4) The logit convolution is linear in the queries:
+    conv(S)[i, o] = Σ_r Σ_c S[i+r−h/2, c]·band[r, c, o] = Σ_r h[i+r−h/2]·(Σ_c A[c]·band[r, c, o]),
+    so logits and convolution are ONE product of the per-jet (H·p, h_max·d) matrix G with the
+    h_max row-shifted copies of h (h_max·d, n); the conv bias, and −inf for partitions without a
+    real particle, ride in as the product's added term. (5) The softmax runs over an outer axis
+    of (B, H, p, n) (PyTorch's softmax over a size-4 inner axis is ~10× slower). (6) Attention ×
+    Ṽ and the out-projection are one batched matmul with the (H·p, d) output matrix.
+    Weight-only folds are cached between calls when no gradient is needed (`cached_derivation`).
+    Measured in benchmarks/bench_latency.py and `saltjet bench`.
     """
 
     def __init__(
@@ -212,40 +217,67 @@ class PartitionedAttention(_MultiHead):
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """h: (B, n, d), mask: (B, n) -> (B, n, d). Same function as `forward_reference`, refactored
-        for speed (see the class notes): particles on the last axis, per-jet matrices folded small."""
-        b, n, d = h.shape
+        for speed (see the class notes): logits and logit convolution in one batched product."""
+        n, d = h.shape[1], h.shape[2]
         heads, parts = self.n_heads, self.partitions
-        # (B, d, n): particles last, so the convolution over n and the softmax over p run on
-        # contiguous rows. Zero columns = zero q, k, v (the projection has no bias): masking, by
-        # selection (whatever a padded column held). The in-place fill acts on a fresh copy.
-        hm = h.transpose(1, 2).clone(memory_format=torch.contiguous_format).masked_fill_(~mask.unsqueeze(1), 0.0)
-        w_q, w_k, w_v = self.qkv.weight.view(3, heads, self.d_head, d).unbind(0)
-        # Collapse before projecting (both linear): one GEMM of hm with the block-sparse (n, 2·H·p)
-        # matrix of collapse weights, then the tiny per-jet K/V projections.
-        collapsed = (hm.reshape(b * d, n) @ self.collapse_matrix(n)).view(b, d, 2, heads, parts)
-        k_tilde = torch.einsum("behc,hje->bhcj", collapsed[:, :, 0], w_k)  # (B, H, p, dh)
-        v_tilde = torch.einsum("behc,hje->bhcj", collapsed[:, :, 1], w_v)
-        # Logits S = Q·K̃ᵀ/√dh straight from hm with a per-jet (H·p, d) matrix: (B, H·p, n).
-        qk = torch.einsum("hje,bhcj->bhce", w_q, k_tilde) * (self.d_head**-0.5)
-        logits = torch.bmm(qk.reshape(b, heads * parts, d), hm)
-        if self.conv is not None:  # the folded (h_max, p) convolution as one Conv1d over n
-            logits = self.conv.as_conv1d(logits, heads)
-        logits = logits.view(b, heads, parts, n)
-        empty = ~self.occupied(mask)  # (B, p): no real particle, no attention
-        attn = torch.softmax(logits.masked_fill_(empty[:, None, :, None], EXCLUDED), dim=2)
-        # Attention × Ṽ and the output projection fold into one per-jet (H·p, d) matrix.
-        w_o = self.proj.weight.view(d, heads, self.d_head)
-        out_matrix = torch.einsum("bhcj,ohj->bhco", v_tilde, w_o).reshape(b, heads * parts, d)
-        attn = self.attn_drop(attn).view(b, heads * parts, n)
-        return torch.baddbmm(self.proj.bias, attn.transpose(1, 2), out_matrix)
+        hp = heads * parts
+        w = self.folded_weights()
+        full = isinstance(n, int) and n == self.n_particles  # n is a proxy under torch.fx
+        collapse = w["collapse_n"] if full else w["collapse"][:, :n]  # (2·H·p, n)
+        hm = h.masked_fill(~mask.unsqueeze(-1), 0.0)  # by selection: whatever a padded row held
+        collapsed = torch.matmul(collapse, hm)  # (B, 2·H·p, d): K and V rows collapsed per partition
+        folded = torch.matmul(collapsed.view(-1, 2, heads, parts, d), w["kv"])  # (B, 2, H, p, d)
+        if self.conv is None:
+            g, windows = folded[:, 0].reshape(-1, hp, d), hm.transpose(1, 2)  # (B, H·p, d), (B, d, n)
+        else:
+            h_max = self.conv.h_max
+            g = torch.matmul(w["band"], folded[:, 0]).reshape(-1, hp, h_max * d)  # (B, H·p, h_max·d)
+            windows = row_windows(hm, h_max)  # (B, h_max·d, n)
+        # added term (B, H·p, 1): conv bias, or −inf where a partition holds no real particle
+        added = torch.where(self.occupied(mask).unsqueeze(1), w["bias"], EXCLUDED).view(-1, hp, 1)
+        logits = torch.baddbmm(added, g, windows)  # (B, H·p, n)
+        attn = self.attn_drop(torch.softmax(logits.view(-1, heads, parts, n), dim=2))
+        # attention × Ṽ and the out-projection: (B, n, H·p) @ (B, H·p, d) + bias
+        return torch.baddbmm(self.proj.bias, attn.view(-1, hp, n).transpose(1, 2), folded[:, 1].reshape(-1, hp, d))
 
-    def collapse_matrix(self, n: int) -> torch.Tensor:
-        """Collapse weights as one block-sparse (n, 2·H·p) matrix, columns (K/V, head, partition):
-        entry [c·L + l, (s, h, c)] = weight[s][h, c, l], zero outside partition c."""
-        weights = torch.stack([self.key_collapse, self.value_collapse]).permute(3, 0, 1, 2)  # (L, 2, H, p)
-        eye = torch.eye(self.partitions, dtype=weights.dtype, device=weights.device)
-        full = weights.unsqueeze(0) * eye[:, None, None, None, :]  # (p_row, L, 2, H, p_col)
-        return full.reshape(self.partitions * self.block, -1)[:n]
+    def folded_weights(self) -> dict[str, torch.Tensor]:
+        """Weight-only tensors `forward` uses (cached while the weights stay the same):
+
+        collapse (2·H·p, p·L): entry [(s, h, c), c·L + l] = weight[s][h, c, l], zero outside
+        partition c (s = K, V); collapse_n: its first n_particles columns, contiguous;
+        kv (2, H, d, d): W_kᵀ·W_q/√dh and W_vᵀ·W_oᵀ per head; band (C, p·h_max, p): the folded
+        convolution, row (o, r), column c = kernel[r, c → o] (None without convolution);
+        bias (H, p): the convolution bias per output logit (zeros without convolution).
+        """
+        return cached_derivation(self, "_folded", self._weights, self._fold)
+
+    def _weights(self) -> list[torch.Tensor]:
+        """The parameters `_fold` reads, fetched through the `_parameters` dicts (fast)."""
+        modules, params = self._modules, self._parameters
+        out = [modules["qkv"]._parameters["weight"], modules["proj"]._parameters["weight"],
+               params["key_collapse"], params["value_collapse"]]
+        if modules.get("conv") is not None:  # conv_mode "none": a plain None attribute
+            for conv in modules["conv"]._modules["convs"]._modules.values():
+                out += [conv._parameters["weight"], conv._parameters["bias"]]
+        return out
+
+    def _fold(self) -> dict[str, torch.Tensor]:
+        heads, parts, dh = self.n_heads, self.partitions, self.d_head
+        d = heads * dh
+        w_q, w_k, w_v = self.qkv.weight.view(3, heads, dh, d).unbind(0)  # (H, dh, d) each
+        w_o = self.proj.weight.view(d, heads, dh).permute(1, 2, 0)  # (H, dh, d_out)
+        kv = torch.stack([torch.matmul(w_k.transpose(1, 2), w_q) * dh**-0.5, torch.matmul(w_v.transpose(1, 2), w_o)])
+        weights = torch.stack([self.key_collapse, self.value_collapse])  # (2, H, p, L)
+        eye = torch.eye(parts, dtype=weights.dtype, device=weights.device)
+        collapse = (weights.unsqueeze(-2) * eye[:, :, None]).reshape(2 * heads * parts, parts * self.block)
+        out = {"collapse": collapse, "collapse_n": collapse[:, : self.n_particles].contiguous(), "kv": kv}
+        if self.conv is None:
+            out.update(band=None, bias=torch.zeros(heads, parts, dtype=kv.dtype, device=kv.device))
+        else:
+            matrices, bias = self.conv.band_matrices()  # (C, h_max, p_in, p_out), (C,)
+            out["band"] = matrices.permute(0, 3, 1, 2).reshape(self.conv.channels, -1, parts)
+            out["bias"] = bias.view(-1, 1).expand(heads, parts).contiguous()
+        return out
 
     def forward_reference(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The literal formulation (Q, K, V for every particle, collapse, logits, convolution,

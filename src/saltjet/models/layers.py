@@ -20,22 +20,64 @@ NORMS = ("dyt", "layernorm")
 POOLINGS = ("max", "mean")
 
 
+def _tracing_probes() -> tuple:
+    """The "is something tracing?" functions this torch has, looked up once (a per-call lookup
+    cost ~1.5 µs, as much as a tiny operator)."""
+    compiler = getattr(torch, "compiler", None)
+    probes = [torch.jit.is_tracing, torch.jit.is_scripting]
+    probes += [p for p in (getattr(compiler, n, None) for n in ("is_compiling", "is_exporting", "is_dynamo_compiling")) if p]
+    fx_trace = torch.fx._symbolic_trace
+    fx_probe = getattr(fx_trace, "is_fx_symbolic_tracing", None)  # torch >= 2.6; older: the flag
+    probes.append(fx_probe or (lambda: bool(getattr(fx_trace, "_is_fx_tracing_flag", False))))
+    return tuple(probes)
+
+
+_PROBES = _tracing_probes()
+
+
 def is_tracing() -> bool:
     """True while torch.fx, TorchScript, torch.compile or torch.export trace the model.
 
     Data-dependent checks (e.g. "no empty jets") run in eager mode only, so that tracing for FPGA
     converters and ONNX export sees a graph without Python control flow on tensor values.
     """
-    if torch.jit.is_tracing() or torch.jit.is_scripting():
-        return True
-    compiler = getattr(torch, "compiler", None)
-    for name in ("is_compiling", "is_exporting", "is_dynamo_compiling"):
-        probe = getattr(compiler, name, None)
-        if probe is not None and probe():
-            return True
-    fx_trace = torch.fx._symbolic_trace
-    probe = getattr(fx_trace, "is_fx_symbolic_tracing", None)  # torch >= 2.6; older: the flag
-    return probe() if probe is not None else bool(getattr(fx_trace, "_is_fx_tracing_flag", False))
+    return any(probe() for probe in _PROBES)
+
+
+def cached_derivation(module: nn.Module, name: str, sources, build):
+    """`build()` (tensors derived from `module`'s weights only), computed once per weight values.
+
+    Inference repeats weight-only work on every call (folding W_q·W_kᵀ, the collapse matrix, the
+    convolution's band matrices): a few µs per tiny op, which is most of a batch-1 call. When no
+    gradient is needed, the result is kept on the module (not in its state_dict) and reused while
+    every weight keeps its tensor, storage and in-place version (an optimiser step,
+    `load_state_dict`, `.to()` or `.half()` change one of them, so the next call rebuilds).
+
+    Args:
+        module: where the entry is kept, as attribute `name`.
+        sources: callable returning the weights `build` reads (fetch them through `_parameters`
+            dicts: nn.Module attribute lookups cost ~1 µs each, the whole check should not).
+        build: callable returning the derived tensors.
+    With gradients (training), or while torch.fx/dynamo/torch.export trace the model, it is built
+    fresh so that the graph holds the derivation; a TorchScript trace (the ONNX exporter) takes
+    the cached tensors as constants. Inference-mode weights (no version counter) are never cached.
+    """
+    if is_tracing() and not torch.jit.is_tracing():  # first: under torch.fx the weights are proxies
+        return build()
+    tensors = sources()
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return build()
+    try:
+        key = [(t, t._version, t.data_ptr()) for t in tensors]
+    except RuntimeError:  # inference tensors have no version counter
+        return build()
+    entry = module.__dict__.get(name)
+    if entry is None or len(entry[0]) != len(key) or any(
+            t is not u or v != w or p != q for (t, v, p), (u, w, q) in zip(key, entry[0])):
+        with torch.inference_mode(False), torch.no_grad():  # plain tensors, usable outside inference mode
+            entry = (key, build())
+        module.__dict__[name] = entry
+    return entry[1]
 
 
 def check_inputs(x, mask, n_features: int, n_particles: int | None,
