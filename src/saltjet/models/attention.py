@@ -28,7 +28,7 @@ from saltjet.models.layers import EXCLUDED, cached_derivation, is_tracing
 def zero_padded_rows(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """h (B, n, d) with padded slots set to 0 by selection; q, k, v of those slots are then 0 too
     (the fused Q/K/V projection has no bias)."""
-    return h.masked_fill(~mask.unsqueeze(-1), 0.0)
+    return torch.where(mask.unsqueeze(-1), h, 0.0)
 
 
 def row_windows(h: torch.Tensor, size: int) -> torch.Tensor:
@@ -200,7 +200,10 @@ class PartitionedAttention(_MultiHead):
 
     def occupied(self, mask: torch.Tensor) -> torch.Tensor:
         """mask (B, n) -> (B, p) bool: partitions holding at least one real particle."""
-        return F.pad(mask, (0, self.padding(mask.shape[1]))).view(mask.shape[0], self.partitions, self.block).any(dim=-1)
+        pad = self.padding(mask.shape[1])
+        if not (isinstance(pad, int) and pad == 0):  # (under torch.fx, pad is a proxy)
+            mask = F.pad(mask, (0, pad))
+        return mask.view(-1, self.partitions, self.block).any(dim=-1)
 
     def logits(self, h: torch.Tensor, mask: torch.Tensor, convolve: bool = True) -> torch.Tensor:
         """Attention logits before the softmax, (B, H, n, p); for inspection and plots."""
@@ -224,7 +227,7 @@ class PartitionedAttention(_MultiHead):
         w = self.folded_weights()
         full = isinstance(n, int) and n == self.n_particles  # n is a proxy under torch.fx
         collapse = w["collapse_n"] if full else w["collapse"][:, :n]  # (2·H·p, n)
-        hm = h.masked_fill(~mask.unsqueeze(-1), 0.0)  # by selection: whatever a padded row held
+        hm = zero_padded_rows(h, mask)  # by selection: whatever a padded row held
         collapsed = torch.matmul(collapse, hm)  # (B, 2·H·p, d): K and V rows collapsed per partition
         folded = torch.matmul(collapsed.view(-1, 2, heads, parts, d), w["kv"])  # (B, 2, H, p, d)
         if self.conv is None:
@@ -236,7 +239,9 @@ class PartitionedAttention(_MultiHead):
         # added term (B, H·p, 1): conv bias, or −inf where a partition holds no real particle
         added = torch.where(self.occupied(mask).unsqueeze(1), w["bias"], EXCLUDED).view(-1, hp, 1)
         logits = torch.baddbmm(added, g, windows)  # (B, H·p, n)
-        attn = self.attn_drop(torch.softmax(logits.view(-1, heads, parts, n), dim=2))
+        attn = torch.softmax(logits.view(-1, heads, parts, n), dim=2)
+        if self.training and self.attn_drop.p:
+            attn = self.attn_drop(attn)
         # attention × Ṽ and the out-projection: (B, n, H·p) @ (B, H·p, d) + bias
         return torch.baddbmm(self.proj.bias, attn.view(-1, hp, n).transpose(1, 2), folded[:, 1].reshape(-1, hp, d))
 

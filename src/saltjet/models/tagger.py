@@ -14,6 +14,7 @@ import numbers
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from saltjet.errors import ConfigError
@@ -23,6 +24,7 @@ from saltjet.models.layers import (
     ClassifierHead,
     EncoderBlock,
     InputScaler,
+    cached_derivation,
     check_inputs,
     is_tracing,
     masked_pool,
@@ -114,11 +116,31 @@ class JetTagger(nn.Module):
         The first step zeroes padded slots by selection (not by multiplying: 0·NaN is NaN), so any
         value there, NaN and ±inf included, gives exactly the logits that zeros give.
         """
-        x = x.masked_fill(~mask.unsqueeze(-1), 0.0)
-        h = self.embed(self.scaler(x))
+        return self.encode_zeroed(x.masked_fill(~mask.unsqueeze(-1), 0.0), mask)
+
+    def encode_zeroed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """`encode` for x whose padded slots are already 0 (what `check_inputs` returns): (B, n, d).
+
+        Without gradients the input scaling folds into the embedding, (x − c)/s·Wᵀ + b =
+        x·(W/s)ᵀ + (b − W·(c/s)), computed once per weights (`cached_derivation`): one GEMM."""
+        if torch.is_grad_enabled():
+            h = self.embed(self.scaler(x))
+        else:
+            weight, bias = cached_derivation(self, "_embed_fold", self._embed_sources, self._embed_fold)
+            h = torch.relu(F.linear(x, weight, bias))
         for block in self.blocks:
             h = block(h, mask)
         return h
+
+    def _embed_sources(self) -> list[torch.Tensor]:
+        scaler, linear = self._modules["scaler"], self._modules["embed"]._modules["0"]
+        return [scaler._buffers["center"], scaler._buffers["scale"], linear._parameters["weight"],
+                linear._parameters["bias"]]
+
+    def _embed_fold(self) -> tuple[torch.Tensor, torch.Tensor]:
+        linear = self.embed[0]
+        weight = linear.weight / self.scaler.scale  # (d, F)
+        return weight, linear.bias - weight @ self.scaler.center
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x: (B, n, F) physical features, mask: (B, n) bool -> logits (B, out).
@@ -141,8 +163,18 @@ class JetTagger(nn.Module):
             x, mask = trim_padding(x, mask)
             block = max(1, self.inference_block_slots // x.shape[1])
             if x.shape[0] > block and x.device.type == "cpu" and not torch.is_grad_enabled():
-                return torch.cat([self.classify(x[i : i + block], mask[i : i + block]) for i in range(0, len(x), block)])
+                return torch.cat([self.classify_checked(x[i : i + block], mask[i : i + block])
+                                  for i in range(0, len(x), block)])
+            return self.classify_checked(x, mask)
         return self.classify(x, mask)
+
+    def classify_checked(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """`classify` for inputs `check_inputs` accepted (padded slots zeroed, every jet answerable):
+        the same logits without the NaN-row selection, which has nothing to select there. A
+        subclass that overrides `classify` or `encode` keeps its own path."""
+        if type(self).classify is not JetTagger.classify or type(self).encode is not JetTagger.encode:
+            return self.classify(x, mask)
+        return self.head(masked_pool(self.encode_zeroed(x, mask), mask, self.config.pooling))
 
     def classify(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """One pass over the whole batch, without input checks. x: (B, n, F), mask: (B, n) -> (B, out).
