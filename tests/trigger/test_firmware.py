@@ -17,7 +17,7 @@ from saltjet.trigger.fixed import FixedType, lookup, quantize, quantize_np
 
 pytest.importorskip("da4ml", reason="da4ml (the trigger extra) is not installed")
 
-from saltjet.trigger.csim import check, compare  # noqa: E402
+from saltjet.trigger.csim import check, compare, verilator_available  # noqa: E402
 from saltjet.trigger.firmware import Port, emit, trace  # noqa: E402
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None or shutil.which("make") is None,
@@ -80,11 +80,11 @@ def test_report_has_the_estimates(toy_design, tmp_path):
 
 
 @needs_gxx
-def test_hls_csim_equals_the_numpy_forward_bit_for_bit(toy_design, tmp_path):
+def test_hls_and_verilog_csim_equal_the_numpy_forward_bit_for_bit(toy_design, tmp_path):
     x, mask, expected = toy_inputs()
     flat = toy_design.flat_inputs(x, mask)
-    results = check(toy_design, flat, expected, tmp_path, hls=True, verilog=False)
-    assert [r.name for r in results] == ["da4ml", "hls"]
+    results = check(toy_design, flat, expected, tmp_path, hls=True, verilog=None)  # Verilog where verilator is
+    assert [r.name for r in results] == ["da4ml", "hls"] + (["verilog"] if verilator_available() else [])
     assert all(r.mismatches == 0 and r.elements == expected.size for r in results), [r.line() for r in results]
     # the comparison can fail: one changed output bit is counted
     wrong = expected.copy()

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from saltjet.errors import SaltjetError
-from saltjet.trigger.firmware import PROJECT, Design, hls_model, verilog_model
+from saltjet.trigger.firmware import PROJECT, Design, hls_model, write_verilog
 
 
 class CsimError(SaltjetError):
@@ -96,19 +96,56 @@ def run_hls(design: Design, path: Path, flat: np.ndarray, clock_period_ns: float
 
 
 def run_verilog(design: Design, path: Path, flat: np.ndarray, clock_period_ns: float = 5.0) -> tuple[np.ndarray, float, float]:
-    """Write the pipelined Verilog to `path`, build it with Verilator and run it (see run_hls)."""
+    """Write the pipelined Verilog to `path`, build it with Verilator and run it (see run_hls).
+
+    da4ml 0.6's makefile expects a recent Verilator (5.020+: libverilated.a and libV<top>.a from
+    `--build`, VERILATOR_ROOT on the last line of `verilator -V`). For older ones (Debian's 5.006) the
+    missing pieces are made here: the model archive is linked first and libverilated.a is compiled
+    from Verilator's own sources."""
     if not verilator_available():
         raise CsimError("Verilog simulation needs verilator, which is not installed")
-    model = verilog_model(design, Path(path), clock_period_ns)
+    model = write_verilog(design, Path(path), clock_period_ns)
+    sim, prefix, stamp = Path(path) / "sim", f"{PROJECT}_wrapper", uuid.uuid4().hex
+    root = subprocess.run(["verilator", "--getenv", "VERILATOR_ROOT"], capture_output=True, text=True).stdout.strip()
+    include = [f"-I{root}/include", f"-I{root}/include/vltstd"]
+    # -Wno-fatal: unused inputs (a feature the model ignores) are warnings, not errors; -Wfuture-WIDTHTRUNC:
+    # da4ml's negative.v names a lint code Verilator < 5.008 does not know
+    flags = "-Wall -Wno-fatal -Wfuture-WIDTHTRUNC"
+    env = {**os.environ, "VM_PREFIX": prefix, "STAMP": stamp, "EXTRA_CXXFLAGS": "", "VERILATOR_FLAGS": flags,
+           "N_JOBS": "1", "CXXFLAGS2": " ".join(include)}
+    obj = sim / "obj_dir"
     start = time.perf_counter()
-    try:
-        model.compile(openmp=False, nproc=max(1, min(2, os.cpu_count() or 1)))
-    except RuntimeError as e:
-        raise CsimError(f"Verilator could not build the Verilog in {path} ({e})") from None
+    _make(sim, env, f"./obj_dir/V{prefix}__ALL.a", "Verilator")
+    if not (obj / "libverilated.a").exists():
+        objects = []
+        for name in ("verilated", "verilated_threads"):
+            src = Path(root) / "include" / f"{name}.cpp"
+            if src.exists():
+                _run(["g++", "-std=c++17", "-fPIC", "-O", "-c", *include, str(src), "-o", str(obj / f"{name}.o")], sim, "g++")
+                objects.append(str(obj / f"{name}.o"))
+        _run(["ar", "rcs", str(obj / "libverilated.a"), *objects], sim, "ar")
+    if not (obj / f"libV{prefix}.a").exists():
+        shutil.copy(obj / f"V{prefix}__ALL.a", obj / f"libV{prefix}.a")
+    _make(sim, env, f"lib{prefix}_{stamp}.so", "the Verilator binder")
+    model._load_lib(stamp)  # da4ml 0.6 (pinned): loads sim/lib<top>_wrapper_<STAMP>.so
     built = time.perf_counter() - start
     start = time.perf_counter()
     out = model.predict(np.ascontiguousarray(flat, dtype=np.float64), n_threads=1)
     return np.asarray(out), built, time.perf_counter() - start
+
+
+def _run(cmd: list[str], cwd: Path, what: str) -> None:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CsimError(f"{what} failed in {cwd}: {last}")
+
+
+def _make(sim: Path, env: dict, target: str, what: str) -> None:
+    done = subprocess.run(["make", "-f", "build_binder.mk", target], cwd=sim, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CsimError(f"{what} could not build the Verilog in {sim}: {last}")
 
 
 def check(design: Design, flat: np.ndarray, expected: np.ndarray, work_dir: str | Path,

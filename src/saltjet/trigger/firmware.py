@@ -232,7 +232,7 @@ def emit(design: Design, out_dir: str | Path, hls: bool = True, verilog: bool = 
         written.append("hls")
     if verilog:
         start = time.perf_counter()
-        verilog_model(design, out_dir / "verilog", period).write()
+        write_verilog(design, out_dir / "verilog", period)
         design.seconds["write_verilog"] = time.perf_counter() - start
         written.append("verilog")
     report = design.report(clock_mhz, {"emitted": written, **(extra or {})})
@@ -252,6 +252,19 @@ def verilog_model(design: Design, path: Path, clock_period_ns: float):
     return rtl.VerilogModel(design.pipeline, PROJECT, path, clock_period=clock_period_ns, print_latency=False)
 
 
+def write_verilog(design: Design, path: Path, clock_period_ns: float):
+    """Write the Verilog project (see verilog_model) and return the model. da4ml 0.6 writes the lookup
+    tables' memory files without a final newline, and Verilator's $readmemh then drops the last entry
+    (the table value of the all-ones address, e.g. -1 LSB): every memfile here ends with one."""
+    model = verilog_model(design, path, clock_period_ns)
+    model.write()
+    for mem in (Path(path) / "src" / "memfiles").glob("*.mem"):
+        text = mem.read_text()
+        if text and not text.endswith("\n"):
+            mem.write_text(text + "\n")
+    return model
+
+
 def write_report(path: Path, report: dict) -> None:
     """report.json, strict JSON (no NaN), through the run folder's one JSON writer."""
     from saltjet.training.run import write_json
@@ -265,4 +278,4 @@ def load_report(path: str | Path) -> dict:
 
 
 __all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_LATENCY_CUTOFF", "Design", "Port", "emit", "hls_model", "load_report",
-           "trace", "verilog_model"]
+           "trace", "verilog_model", "write_verilog"]
