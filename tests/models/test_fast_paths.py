@@ -95,6 +95,10 @@ def test_eager_inference_equals_the_literal_tagger(name):
     torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
     with torch.enable_grad():  # the training path (no folds) gives the same logits too
         torch.testing.assert_close(model(x, mask).detach(), ref, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():  # new weights after the folds were cached: they are rebuilt
+        model.scaler.set([5.0, 0.0, 0.0], [10.0, 1.0, 1.0])
+        model.embed[0].weight.mul_(2.0)
+        torch.testing.assert_close(model(x, mask), reference_logits(model, x, mask), atol=1e-5, rtol=1e-5)
 
 
 def test_check_inputs_accepts_jets_whose_feature_sum_overflows():

@@ -180,7 +180,9 @@ def export_onnx(model: torch.nn.Module, path: str | Path, info: RunInfo | None =
     model = model.to("cpu").eval()
     check_exportable(model, info)
     x, mask = _sample_jets(model, 2, seed=0)
-    with warnings.catch_warnings():
+    with torch.no_grad():
+        model(x, mask)  # builds the cached weight folds, so the trace takes them as constants
+    with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # deprecation and tracer notes from torch.onnx
         if options.exporter == "torchscript":
             buffer = io.BytesIO()

@@ -31,16 +31,24 @@ def zero_padded_rows(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask.unsqueeze(-1), h, 0.0)
 
 
+def static_size(h: torch.Tensor, dim: int):
+    """h.shape[dim] as a Python int under a TorchScript trace too (where it is a tensor, and every
+    view, pad and slice it reaches would export Shape/Gather/Concat nodes); a proxy under torch.fx.
+    SAL-T's traced graph has a fixed n anyway (its weights are tied to slot positions)."""
+    size = h.shape[dim]
+    return int(size) if isinstance(size, torch.Tensor) else size
+
+
 def row_windows(h: torch.Tensor, size: int) -> torch.Tensor:
     """h (B, n, d) -> (B, size·d, n): windows[b, r·d + e, i] = h[b, i + r − size//2, e], zero outside
     0..n−1 (the rows a 'same' convolution of height `size` reads). Eager: one strided copy
     (`unfold`); traced (ONNX has no unfold): Pad, Transpose, `size` Slices and one Concat."""
-    n = h.shape[1]
+    n, d = static_size(h, 1), static_size(h, 2)
     shifted = F.pad(h, (0, 0, size // 2, size // 2))  # (B, n + size − 1, d)
     if is_tracing():
         shifted = shifted.transpose(1, 2)
         return torch.cat([shifted[:, :, r : r + n] for r in range(size)], dim=1)
-    return shifted.unfold(1, n, 1).reshape(-1, size * h.shape[2], n)
+    return shifted.unfold(1, n, 1).reshape(-1, size * d, n)
 
 
 class _MultiHead(nn.Module):
@@ -200,7 +208,7 @@ class PartitionedAttention(_MultiHead):
 
     def occupied(self, mask: torch.Tensor) -> torch.Tensor:
         """mask (B, n) -> (B, p) bool: partitions holding at least one real particle."""
-        pad = self.padding(mask.shape[1])
+        pad = self.padding(static_size(mask, 1))
         if not (isinstance(pad, int) and pad == 0):  # (under torch.fx, pad is a proxy)
             mask = F.pad(mask, (0, pad))
         return mask.view(-1, self.partitions, self.block).any(dim=-1)
@@ -221,7 +229,7 @@ class PartitionedAttention(_MultiHead):
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """h: (B, n, d), mask: (B, n) -> (B, n, d). Same function as `forward_reference`, refactored
         for speed (see the class notes): logits and logit convolution in one batched product."""
-        n, d = h.shape[1], h.shape[2]
+        n, d = static_size(h, 1), static_size(h, 2)
         heads, parts = self.n_heads, self.partitions
         hp = heads * parts
         w = self.folded_weights()

@@ -126,7 +126,7 @@ class JetTagger(nn.Module):
         if torch.is_grad_enabled():
             h = self.embed(self.scaler(x))
         else:
-            weight, bias = cached_derivation(self, "_embed_fold", self._embed_sources, self._embed_fold)
+            weight, bias = cached_derivation(self, "_embed_cache", self._embed_sources, self._embed_fold)
             h = torch.relu(F.linear(x, weight, bias))
         for block in self.blocks:
             h = block(h, mask)
