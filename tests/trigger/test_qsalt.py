@@ -39,7 +39,8 @@ def test_gradients_reach_every_bit_width_and_weight():
     y = torch.randint(0, 5, (64,))
     loss_of(qm(x, mask), y).backward()
     ce_grads = {k: float(q.f.grad.abs().sum()) for k, q in qm.quants.items()}
-    assert sum(g > 0 for g in ce_grads.values()) >= len(ce_grads) - 3, ce_grads  # the loss sees most widths
+    # the loss sees most widths (not those whose values happen to sit on their grid: no error, no slope)
+    assert sum(g > 0 for g in ce_grads.values()) >= 0.75 * len(ce_grads), ce_grads
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in qm.weights.values())
     qm.zero_grad()
     qm.ebops().backward()
@@ -51,10 +52,19 @@ def test_ebops_penalty_learns_bit_widths_down():
     x, mask = random_jets(256, 16, 3, seed=5)
     data = Split(x, mask, torch.randint(0, 5, (256,)))
     before = float(qm.ebops().detach())
-    records = fine_tune(qm, data, data.head(64), QATOptions(epochs=2, batch_size=64, lr_bits=0.2, ebops_weight=1e-3),
-                        log=lambda s: None)
-    assert [r["epoch"] for r in records] == [0, 1, 2]
-    assert records[-1]["ebops"] < 0.7 * before and records[-1]["mean_bits"] < 9
+    opts = QATOptions(epochs=3, batch_size=64, lr_bits=0.2, ebops_weight=1e-3, settle_epochs=1)
+    last, records = fine_tune(qm, data, data.head(64), opts, log=lambda s: None)
+    assert [r["epoch"] for r in records] == [0, 1, 2, 3] and [r["bits_frozen"] for r in records[1:]] == [False, False, True]
+    assert records[2]["ebops"] < 0.7 * before and records[2]["mean_bits"] < 9
+    assert records[3]["ebops"] == records[2]["ebops"]  # frozen types in the settle epoch
+    assert records[-1]["chosen"] and float(last.ebops().detach()) == records[-1]["ebops"]
+    # with a float accuracy to compare to: the fewest EBOPs within max_loss, else the most accurate
+    chosen, records = fine_tune(qm, data, data.head(64), QATOptions(epochs=1, max_loss=100.0, settle_epochs=0,
+                                                                    ebops_weight=1e-3), lambda s: None, 0.5)
+    assert min(records, key=lambda r: r["ebops"])["chosen"]
+    _, records = fine_tune(qm, data, data.head(64), QATOptions(epochs=1, max_loss=0.0, settle_epochs=0),
+                           lambda s: None, 1.0)
+    assert max(records, key=lambda r: r["val_accuracy"])["chosen"]
 
 
 def test_calibration_sets_integer_bits_from_ranges():

@@ -48,6 +48,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=positive_int, default=256, help="jets per step (default 256)")
     p.add_argument("--calib-jets", type=positive_int, default=2000, metavar="N",
                    help="training jets that calibrate the integer bits (default 2000)")
+    p.add_argument("--rounding", default="TRN", choices=["TRN", "RND"],
+                   help="rounding of activations: TRN truncates (no adder in hardware, default), RND rounds to nearest")
+    p.add_argument("--settle-epochs", type=_count, default=1,
+                   help="last epochs that train the weights with the bit widths frozen (default 1)")
+    p.add_argument("--max-loss", type=_number, default=1.0, metavar="POINTS",
+                   help="keep the epoch with the fewest EBOPs within this many accuracy points of the float "
+                        "run on the validation jets (default 1.0; else the most accurate epoch)")
     p.add_argument("--seed", type=_count, default=0, help="shuffling seed (default 0)")
     p.add_argument("--num-threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
 
@@ -61,10 +68,11 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.num_threads)
     opts = QATOptions(epochs=args.epochs, jets=args.jets, val_jets=args.val_jets, batch_size=args.batch_size,
                       lr=args.lr, lr_bits=args.lr_bits, ebops_weight=args.ebops_weight, init_bits=args.init_bits,
-                      calib_jets=args.calib_jets, seed=args.seed)
+                      calib_jets=args.calib_jets, seed=args.seed, rounding=args.rounding,
+                      settle_epochs=args.settle_epochs, max_loss=args.max_loss)
     spec, summary = quantize_run(args.run, args.data, args.out, opts, log=lambda s: print(s, flush=True))
     widths = [w for v in spec.bits().values() for w in (v if isinstance(v, list) else [v])]
-    print(f"quantised run written to {args.out}: val accuracy float {100 * summary['float_val_accuracy']:.2f} %, "
+    print(f"quantised run written to {args.out} (epoch {summary['epoch']}): val accuracy float {100 * summary['float_val_accuracy']:.2f} %, "
           f"QAT {100 * summary['qat_val_accuracy']:.2f} %; EBOPs {summary['ebops']:,.0f}; "
           f"widths {min(widths)}..{max(widths)} bits (mean {sum(widths) / len(widths):.2f})")
     print(f"next: saltjet emulate --run {args.out} --data {' '.join(args.data)}", file=sys.stderr)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 import warnings
@@ -41,6 +42,9 @@ class QATOptions:
         lr: Adam learning rate of the weights. lr_bits: of the fractional bits.
         ebops_weight: weight of the EBOPs penalty in the loss. init_bits: starting width of every tensor.
         calib_jets: training jets used to calibrate the integer bits. seed: shuffling.
+        rounding: of activations, "TRN" (truncate: cheapest in hardware) or "RND" (round to nearest).
+        settle_epochs: last epochs that train weights only, with the types frozen.
+        max_loss: accuracy points below the float run that the chosen epoch may lose (see fine_tune).
     """
 
     epochs: int = 3
@@ -53,6 +57,9 @@ class QATOptions:
     init_bits: int = 10
     calib_jets: int = 2000
     seed: int = 0
+    rounding: str = "TRN"
+    settle_epochs: int = 1
+    max_loss: float = 1.0
 
     def __post_init__(self):
         for name in ("lr", "lr_bits"):
@@ -63,6 +70,10 @@ class QATOptions:
             raise ConfigError(f"--ebops-weight must be a finite number ≥ 0, got {self.ebops_weight}")
         if not 2 <= self.init_bits <= 16:
             raise ConfigError(f"--init-bits must be in 2..16, got {self.init_bits}")
+        if self.rounding not in ("TRN", "RND"):
+            raise ConfigError(f"--rounding must be TRN or RND, got {self.rounding!r}")
+        if self.settle_epochs < 0 or not (math.isfinite(self.max_loss) and self.max_loss >= 0):
+            raise ConfigError("--settle-epochs and --max-loss must be ≥ 0")
         if self.epochs < 0:
             raise ConfigError(f"--epochs must be ≥ 0, got {self.epochs}")
 
@@ -148,16 +159,22 @@ def loss_of(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits, y)
 
 
-def fine_tune(qm: QSALT, train: Split, val: Split, opts: QATOptions, log=print) -> list[dict]:
-    """QAT epochs (see the module docstring); returns one record per epoch (epoch 0 = after calibration)."""
+def fine_tune(qm: QSALT, train: Split, val: Split, opts: QATOptions, log=print,
+              float_accuracy: float | None = None) -> tuple[QSALT, list[dict]]:
+    """QAT epochs (see the module docstring). The last `settle_epochs` train the weights with the types
+    frozen (no penalty, no range re-fit). Returns (the chosen epoch's model in eval mode, one record
+    per epoch, epoch 0 = after calibration): the fewest EBOPs among epochs within `max_loss` points of
+    `float_accuracy` on the validation jets, else the most accurate epoch."""
     bits = [q.f for q in qm.quants.values()]
     weights = [p for p in qm.weights.parameters()]
     optim = torch.optim.Adam([{"params": weights, "lr": opts.lr}, {"params": bits, "lr": opts.lr_bits}])
     gen = torch.Generator().manual_seed(opts.seed)
     records = [epoch_record(qm, val, 0, float("nan"), 0.0)]
+    snapshots = [copy.deepcopy(qm)]
     log(format_record(records[-1]))
     for epoch in range(1, opts.epochs + 1):
-        start = time.time()
+        start, settle = time.time(), epoch > opts.epochs - opts.settle_epochs
+        optim.param_groups[1]["lr"] = 0.0 if settle else opts.lr_bits
         qm.train()
         for q in qm.quants.values():
             q.reset_seen()
@@ -166,20 +183,31 @@ def fine_tune(qm: QSALT, train: Split, val: Split, opts: QATOptions, log=print) 
         for i in range(0, len(order), opts.batch_size):
             idx = order[i:i + opts.batch_size]
             loss = loss_of(qm(train.x[idx], train.mask[idx]), train.y[idx])
-            full = loss + opts.ebops_weight * qm.ebops()
+            full = loss if settle else loss + opts.ebops_weight * qm.ebops()
             optim.zero_grad(set_to_none=True)
             full.backward()
             optim.step()
             total, seen = total + float(loss.detach()) * len(idx), seen + len(idx)
         if not math.isfinite(total):
             raise DataError("quantisation-aware training diverged (non-finite loss); lower --lr or --ebops-weight")
-        with torch.no_grad():
-            for q in qm.quants.values():
-                q.set_range_from_seen()
+        if not settle:
+            with torch.no_grad():
+                for q in qm.quants.values():
+                    q.set_range_from_seen()
         records.append(epoch_record(qm, val, epoch, total / max(seen, 1), time.time() - start))
+        records[-1]["bits_frozen"] = settle
+        snapshots.append(copy.deepcopy(qm))
         log(format_record(records[-1]))
-    qm.eval()
-    return records
+    eligible = [r for r in records if float_accuracy is None or float_accuracy - r["val_accuracy"] <= opts.max_loss / 100]
+    if float_accuracy is None:
+        chosen = records[-1]
+    elif eligible:
+        chosen = min(eligible, key=lambda r: r["ebops"])
+    else:
+        chosen = max(records, key=lambda r: (r["val_accuracy"], -r["epoch"]))
+    for r in records:
+        r["chosen"] = r is chosen
+    return snapshots[chosen["epoch"]].eval(), records
 
 
 def epoch_record(qm: QSALT, val: Split, epoch: int, loss: float, seconds: float) -> dict:
@@ -201,7 +229,7 @@ def quantize_run(run_dir: str | Path, paths, out: str | Path, opts: QATOptions, 
     Returns (spec, summary: float and QAT validation accuracy, EBOPs, bits)."""
     torch.manual_seed(opts.seed)
     model, info = load_run(run_dir)
-    qm = QSALT.from_float(model, opts.init_bits)
+    qm = QSALT.from_float(model, opts.init_bits, opts.rounding)
     splits = run_splits(info, model.config.n_particles, paths)
     train, val = splits["train"].head(opts.jets), splits["val"].head(opts.val_jets)
     if len(train.y) == 0 or len(val.y) == 0:
@@ -210,9 +238,10 @@ def quantize_run(run_dir: str | Path, paths, out: str | Path, opts: QATOptions, 
     log(f"float run {run_dir}: val acc {100 * float_acc:.2f} % on {len(val.y):,} jets; fine-tuning on {len(train.y):,} jets")
     make_dir(out)  # fail before the work when the folder cannot be written
     calibrate(qm, train.head(opts.calib_jets), opts.init_bits)
-    records = fine_tune(qm, train, val, opts, log)
-    summary = {"float_val_accuracy": float_acc, "qat_val_accuracy": records[-1]["val_accuracy"],
-               "ebops": records[-1]["ebops"], "mean_bits": records[-1]["mean_bits"], "val_jets": len(val.y),
+    qm, records = fine_tune(qm, train, val, opts, log, float_acc)
+    chosen = next(r for r in records if r["chosen"])
+    summary = {"float_val_accuracy": float_acc, "qat_val_accuracy": chosen["val_accuracy"], "epoch": chosen["epoch"],
+               "ebops": chosen["ebops"], "mean_bits": chosen["mean_bits"], "val_jets": len(val.y),
                "train_jets": len(train.y)}
     source = {"float_run": str(Path(run_dir).resolve()), "run_info": info.to_dict(), "data": [str(p) for p in paths],
               "options": asdict(opts), "summary": summary}

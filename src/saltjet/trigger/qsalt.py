@@ -123,9 +123,13 @@ class TorchOps:
 
 class QSALT(nn.Module):
     """Quantisation-aware SAL-T. forward(x (B, n, F) features, mask (B, n) bool) -> logits (B, out)
-    float64. Parameters in `weights` (float), one quantiser per tensor in `quants` (`spec_names`)."""
+    float64. Parameters in `weights` (float), one quantiser per tensor in `quants`.
 
-    def __init__(self, config, params: dict[str, torch.Tensor], init_bits: int = 10):
+    Modes: weights and table outputs round to nearest (RND, free: computed offline); the input and
+    activations use `rounding` (TRN: truncation, no adder; RND: one constant add per value in
+    hardware, unbiased); everything saturates (SAT) past its calibrated range."""
+
+    def __init__(self, config, params: dict[str, torch.Tensor], init_bits: int = 10, rounding: str = "TRN"):
         super().__init__()
         c = config
         check_quantizable(c)
@@ -141,20 +145,22 @@ class QSALT(nn.Module):
                                          + (("sc",) if c.conv_mode != "none" else ())]
         lut_inputs = {f"l{layer}_{v}" for layer in range(c.n_layers) for v in LUT_INPUTS.values()}
         for name in acts:
-            quants[name] = LearnedQuantizer(True, 0, init_bits, "TRN", "SAT",
+            quants[name] = LearnedQuantizer(True, 0, init_bits, rounding, "SAT",
                                             max_width=LUT_IN_MAX_WIDTH if name in lut_inputs else ACT_MAX_WIDTH)
         for layer in range(c.n_layers):
+            # logit − row max: below −16, exp rounds to 0 in every table up to 20 bits, so saturate there
+            quants[f"l{layer}_d"].floor = -16.0
             for out in LUT_INPUTS:
                 quants[f"l{layer}_{out}"] = LookupQuantizer(True, 0, init_bits, "RND", "SAT", max_width=ACT_MAX_WIDTH)
         self.quants = nn.ModuleDict(quants)
 
     @classmethod
-    def from_float(cls, model: nn.Module, init_bits: int = 10) -> "QSALT":
+    def from_float(cls, model: nn.Module, init_bits: int = 10, rounding: str = "TRN") -> "QSALT":
         """From a float SAL-T (`saltjet.models.salt.SALT`); its parameters are copied and folded."""
         if getattr(model, "model_name", "salt") != "salt" or not hasattr(model.config, "partitions"):
             raise ConfigError("saltjet quantize takes a SAL-T run (model salt)")
         check_quantizable(model.config)
-        return cls(model.config, fold_float(model.state_dict(), model.config), init_bits)
+        return cls(model.config, fold_float(model.state_dict(), model.config), init_bits, rounding)
 
     def lookup_fn(self, name: str) -> LookupFn:
         kind = name.rsplit("_", 1)[1]

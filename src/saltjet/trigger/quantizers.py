@@ -57,6 +57,7 @@ class LearnedQuantizer(nn.Module):
         self.rounding, self.overflow, self.max_width = rounding, overflow, max_width
         self.f = nn.Parameter(torch.full(shape, float(fraction), dtype=torch.float64))
         self.calibrating = False
+        self.floor: float | None = None  # ranges are fitted to max(seen_min, floor) when set
         self.register_buffer("seen_min", torch.full(shape, math.inf, dtype=torch.float64), persistent=False)
         self.register_buffer("seen_max", torch.full(shape, -math.inf, dtype=torch.float64), persistent=False)
 
@@ -103,7 +104,7 @@ class LearnedQuantizer(nn.Module):
         lows, highs = self.seen_min.reshape(-1).tolist(), self.seen_max.reshape(-1).tolist()
         for c, (lo, hi) in enumerate(zip(lows, highs)):
             if math.isfinite(lo) and math.isfinite(hi):
-                signed, i = integer_bits(lo, hi)
+                signed, i = integer_bits(lo if self.floor is None else max(lo, self.floor), hi)
                 self.signed[c] = self.signed[c] if keep_sign else signed
                 self.integer[c] = i
 
