@@ -13,8 +13,8 @@ from saltjet.models import count_parameters, create_model, list_models
 MODELS = list_models()
 
 
-def test_registry_lists_the_three_models():
-    assert MODELS == ["linformer", "salt", "transformer"]
+def test_registry_lists_the_models():
+    assert MODELS == ["linformer", "part", "salt", "transformer"]
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,11 @@ def test_trimmed_batch_gives_the_same_logits_and_gradients(name, longest):
         model.zero_grad()
         fn(x, mask).square().sum().backward()
         grads.append({k: p.grad.clone() for k, p in model.named_parameters()})
-    for k, slow_grad in grads[1].items():  # float rounding differs with the summation length
+    # float rounding differs with the summation length. ParT's pair embedding normalises with training-mode
+    # BatchNorm, whose backward cancels large terms: rounding shows at up to 8e-5 of a tensor's largest
+    # gradient, and the biases just before a BatchNorm (zero gradient analytically) keep ~1e-7 of noise
+    # (measured; in float64 both paths agree to 1e-14)
+    rel, floor = (3e-4, 3e-7) if name == "part" else (1e-5, 1e-9)
+    for k, slow_grad in grads[1].items():
         scale = float(slow_grad.abs().max())
-        torch.testing.assert_close(grads[0][k], slow_grad, atol=1e-5 * scale + 1e-9, rtol=1e-4, msg=k)
+        torch.testing.assert_close(grads[0][k], slow_grad, atol=rel * scale + floor, rtol=1e-4, msg=k)

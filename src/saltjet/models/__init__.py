@@ -1,10 +1,14 @@
-"""Taggers built by name: `create_model("salt" | "linformer" | "transformer", **config)`."""
+"""Taggers built by name: `create_model("salt" | "linformer" | "transformer" | "part", **config)`.
+
+`part` (weaver-core's ParticleTransformer) imports weaver only when it is built.
+"""
 
 from saltjet.models.registry import count_parameters, create_model, list_models, model_config, register_model
 
 # Importing the model modules registers them.
-from saltjet.models import linformer, salt, transformer  # noqa: E402,F401  isort: skip
+from saltjet.models import linformer, part, salt, transformer  # noqa: E402,F401  isort: skip
 from saltjet.models.linformer import Linformer, LinformerConfig
+from saltjet.models.part import ParT, ParTConfig
 from saltjet.models.salt import SALT, SALTConfig
 from saltjet.models.tagger import JetTagger, ModelConfig
 from saltjet.models.transformer import Transformer, TransformerConfig
@@ -14,6 +18,8 @@ __all__ = [
     "Linformer",
     "LinformerConfig",
     "ModelConfig",
+    "ParT",
+    "ParTConfig",
     "SALT",
     "SALTConfig",
     "Transformer",
