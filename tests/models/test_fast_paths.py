@@ -55,6 +55,24 @@ def test_cached_fast_attention_equals_the_literal_one(conv_mode, n_particles, n,
     torch.testing.assert_close(fast[real], ref[real], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("conv_mode", ["shared", "depthwise", "none"])
+@pytest.mark.parametrize("n, p", [(150, 4), (37, 4), (9, 3)])
+def test_traced_attention_equals_the_literal_one(conv_mode, n, p):
+    """The TorchScript trace (what ONNX export records) shifts rows with a constant Conv instead of
+    unfold; it must compute the same function, padding and empty partitions included."""
+    attn = _attention(n, p, conv_mode)
+    h = torch.randn(4, n, 16)
+    mask = torch.rand(4, n, generator=torch.Generator().manual_seed(2)) < 0.5
+    mask[:, 0] = True
+    mask[2, n // 2:] = False
+    with torch.no_grad():
+        attn(h, mask)
+        traced = torch.jit.trace(attn, (h, mask), check_trace=False)
+        got, ref = traced(h.masked_fill(~mask.unsqueeze(-1), float("nan")), mask), attn.forward_reference(h, mask)
+    real = mask.unsqueeze(-1).expand_as(h)
+    torch.testing.assert_close(got[real], ref[real], atol=1e-5, rtol=1e-5)
+
+
 def test_cached_folds_follow_in_place_weight_changes_and_loaded_weights():
     attn = _attention(40, 4, "shared")
     other = _attention(40, 4, "depthwise")  # different convolution: not loadable, so change weights by hand

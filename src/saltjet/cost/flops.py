@@ -104,6 +104,8 @@ def analytic_flops(model_or_name, n_particles: int | None = None, **overrides) -
             LayerFlops("logit_conv", L * 2 * heads * p * (taps - 1) * d * n,
                        f"the convolution folded into that product: h_max−1={taps - 1} more shifted copies of h; "
                        f"the three convolutions would cost {L * sum(2 * heads * n * p * k * p for k in c.conv_heights) if h_max else 0}"),
+            LayerFlops("occupancy", L * 2 * heads * p * n,
+                       "0/1 membership (H·p, n) @ mask (n, 1): real particles per partition (−inf where none)"),
             LayerFlops("attention_value_out", L * 2 * n * heads * p * d,
                        "attention (n, H·p) @ (H·p, d): ×Ṽ and out-projection in one; softmax excluded"),
         ]

@@ -234,19 +234,25 @@ class PartitionedAttention(_MultiHead):
         hp = heads * parts
         w = self.folded_weights()
         full = isinstance(n, int) and n == self.n_particles  # n is a proxy under torch.fx
-        collapse = w["collapse_n"] if full else w["collapse"][:, :n]  # (2·H·p, n)
+        collapse, members = (w["collapse_n"], w["members_n"]) if full else (w["collapse"][:, :n], w["members"][:, :n])
         hm = zero_padded_rows(h, mask)  # by selection: whatever a padded row held
         collapsed = torch.matmul(collapse, hm)  # (B, 2·H·p, d): K and V rows collapsed per partition
         folded = torch.matmul(collapsed.view(-1, 2, heads, parts, d), w["kv"])  # (B, 2, H, p, d)
+        # added term (B, H·p, 1): conv bias, or −inf where a partition holds no real particle
+        # (real particles counted per partition by one product with the 0/1 membership matrix)
+        count = torch.matmul(members, mask.unsqueeze(-1).to(h.dtype))  # (B, H·p, 1)
+        added = torch.where(count > 0, w["bias"], EXCLUDED)
         if self.conv is None:
-            g, windows = folded[:, 0].reshape(-1, hp, d), hm.transpose(1, 2)  # (B, H·p, d), (B, d, n)
+            logits = torch.baddbmm(added, folded[:, 0].reshape(-1, hp, d), hm.transpose(1, 2))  # (B, H·p, n)
+        elif torch.jit.is_tracing():  # ONNX: no unfold; shift the product's rows with one constant Conv
+            h_max = self.conv.h_max
+            rows = torch.matmul(w["band"], folded[:, 0]).reshape(-1, hp * h_max, d)  # (B, H·p·h_max, d)
+            shifted = torch.matmul(rows, hm.transpose(1, 2))  # (B, H·p·h_max, n)
+            logits = F.conv1d(shifted, w["shift"], padding=h_max // 2, groups=hp) + added
         else:
             h_max = self.conv.h_max
             g = torch.matmul(w["band"], folded[:, 0]).reshape(-1, hp, h_max * d)  # (B, H·p, h_max·d)
-            windows = row_windows(hm, h_max)  # (B, h_max·d, n)
-        # added term (B, H·p, 1): conv bias, or −inf where a partition holds no real particle
-        added = torch.where(self.occupied(mask).unsqueeze(1), w["bias"], EXCLUDED).view(-1, hp, 1)
-        logits = torch.baddbmm(added, g, windows)  # (B, H·p, n)
+            logits = torch.baddbmm(added, g, row_windows(hm, h_max))  # (B, H·p, n)
         attn = torch.softmax(logits.view(-1, heads, parts, n), dim=2)
         if self.training and self.attn_drop.p:
             attn = self.attn_drop(attn)
@@ -260,7 +266,9 @@ class PartitionedAttention(_MultiHead):
         partition c (s = K, V); collapse_n: its first n_particles columns, contiguous;
         kv (2, H, d, d): W_kᵀ·W_q/√dh and W_vᵀ·W_oᵀ per head; band (C, p·h_max, p): the folded
         convolution, row (o, r), column c = kernel[r, c → o] (None without convolution);
-        bias (H, p): the convolution bias per output logit (zeros without convolution).
+        bias (H·p, 1): the convolution bias per output logit (zeros without convolution);
+        members (H·p, p·L): 1 where slot j lies in partition o, for every head (members_n: first n);
+        shift (H·p, h_max, h_max): identity kernels, out[g, i] = Σ_r in[(g, r), i + r − h_max//2].
         """
         return cached_derivation(self, "_folded", self._weights, self._fold)
 
@@ -283,13 +291,17 @@ class PartitionedAttention(_MultiHead):
         weights = torch.stack([self.key_collapse, self.value_collapse])  # (2, H, p, L)
         eye = torch.eye(parts, dtype=weights.dtype, device=weights.device)
         collapse = (weights.unsqueeze(-2) * eye[:, :, None]).reshape(2 * heads * parts, parts * self.block)
-        out = {"collapse": collapse, "collapse_n": collapse[:, : self.n_particles].contiguous(), "kv": kv}
+        members = eye.repeat_interleave(self.block, dim=1).repeat(heads, 1)  # (H·p, p·L)
+        out = {"collapse": collapse, "collapse_n": collapse[:, : self.n_particles].contiguous(), "kv": kv,
+               "members": members, "members_n": members[:, : self.n_particles].contiguous()}
         if self.conv is None:
-            out.update(band=None, bias=torch.zeros(heads, parts, dtype=kv.dtype, device=kv.device))
+            out.update(band=None, bias=torch.zeros(heads * parts, 1, dtype=kv.dtype, device=kv.device))
         else:
             matrices, bias = self.conv.band_matrices()  # (C, h_max, p_in, p_out), (C,)
             out["band"] = matrices.permute(0, 3, 1, 2).reshape(self.conv.channels, -1, parts)
-            out["bias"] = bias.view(-1, 1).expand(heads, parts).contiguous()
+            out["bias"] = bias.view(-1, 1).expand(heads, parts).reshape(heads * parts, 1)
+            h_max = self.conv.h_max
+            out["shift"] = torch.eye(h_max, dtype=kv.dtype, device=kv.device).expand(heads * parts, h_max, h_max).contiguous()
         return out
 
     def forward_reference(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
