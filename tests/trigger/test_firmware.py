@@ -165,3 +165,19 @@ def test_bad_qrun_or_options_are_one_line_errors(tmp_path, capsys, args, message
     code = main(["firmware", "--out", str(tmp_path / "fw")] + [a.format(tmp=tmp_path) for a in args])
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and "\n" not in err and "Traceback" not in err, err
+
+
+def test_a_verilog_generator_assertion_leaves_the_hls_and_says_why(toy_design, tmp_path, monkeypatch):
+    """da4ml 0.6 asserts on some designs in its Verilog writer: the HLS is still written, the report says why."""
+    from da4ml.codegen.rtl import rtl_model
+
+    def fail(self, metadata=None):
+        raise AssertionError("1382, Op(...), shift0=2, shift1=-6")
+
+    monkeypatch.setattr(rtl_model.RTLModel, "write", fail)
+    report = emit(toy_design, tmp_path / "fw", hls=True, verilog=True)
+    assert report["emitted"] == ["hls"] and "cannot write this design as Verilog" in report["not_emitted"]["verilog"]
+    if verilator_available():  # the C simulation reports it as not simulated, not as 0 mismatches
+        x, mask, expected = toy_inputs()
+        results = check(toy_design, toy_design.flat_inputs(x, mask), expected, tmp_path, hls=False, verilog=True)
+        assert results[-1].name == "verilog" and not results[-1].ok and "not simulated" in results[-1].line()

@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
                                 latency_cutoff=cutoff, qrun=args.run)
     emitted = " and ".join(report["emitted"])
     print(f"{emitted} for SAL-T n={spec.n_particles} written to {args.out} in {time.perf_counter() - start:.1f} s")
+    for what, why in report["not_emitted"].items():
+        print(f"{what} not written: {why}", file=sys.stderr)
     print(f"estimate (da4ml): {report['lut']:,} LUTs, {report['ff']:,} FFs, {report['dsp']} DSPs; "
           f"{report['pipeline_stages']} pipeline stages = {report['latency_ns']:g} ns at {args.clock_mhz:g} MHz, II=1")
     if not args.csim:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from saltjet.errors import ConfigError, InputError
+from saltjet.errors import ConfigError, InputError, SaltjetError
 from saltjet.extras import require
 from saltjet.trigger.fixed import FixedType, quantize_np
 
@@ -48,6 +48,11 @@ OPCODES = {-1: "input", 0: "add", 1: "sub", 2: "relu", -2: "relu", 3: "quantize"
 def da4ml_module(name: str = "da4ml"):
     """Import da4ml (or a submodule) or stop with the one-line install hint of the trigger extra."""
     return require(name, "trigger", "the firmware path")
+
+
+class VerilogCodegenError(SaltjetError):
+    """da4ml's Verilog generator cannot express the design (an internal assertion of da4ml 0.6, e.g. an
+    MSB multiplexer whose output precision lies between those of its two operands)."""
 
 
 @dataclass(frozen=True)
@@ -224,7 +229,7 @@ def emit(design: Design, out_dir: str | Path, hls: bool = True, verilog: bool = 
     if latency_cutoff is not None or design.pipeline is None:
         design.to_pipeline(latency_cutoff or design.latency_cutoff)
     period = 1000.0 / clock_mhz
-    written = []
+    written, failed = [], {}
     if hls:
         start = time.perf_counter()
         hls_model(design, out_dir / "hls", period).write()
@@ -232,10 +237,13 @@ def emit(design: Design, out_dir: str | Path, hls: bool = True, verilog: bool = 
         written.append("hls")
     if verilog:
         start = time.perf_counter()
-        write_verilog(design, out_dir / "verilog", period)
+        try:
+            write_verilog(design, out_dir / "verilog", period)
+            written.append("verilog")
+        except VerilogCodegenError as e:
+            failed["verilog"] = str(e)
         design.seconds["write_verilog"] = time.perf_counter() - start
-        written.append("verilog")
-    report = design.report(clock_mhz, {"emitted": written, **(extra or {})})
+    report = design.report(clock_mhz, {"emitted": written, "not_emitted": failed, **(extra or {})})
     write_report(out_dir / "report.json", report)
     return report
 
@@ -257,7 +265,11 @@ def write_verilog(design: Design, path: Path, clock_period_ns: float):
     tables' memory files without a final newline, and Verilator's $readmemh then drops the last entry
     (the table value of the all-ones address, e.g. -1 LSB): every memfile here ends with one."""
     model = verilog_model(design, path, clock_period_ns)
-    model.write()
+    try:
+        model.write()
+    except AssertionError as e:  # da4ml 0.6's Verilog generator asserts on shapes it cannot express
+        raise VerilogCodegenError(f"da4ml {da4ml_module().__version__} cannot write this design as Verilog "
+                                  f"(assertion in its RTL generator: {str(e)[:160]}); the HLS C++ is not affected") from None
     for mem in (Path(path) / "src" / "memfiles").glob("*.mem"):
         text = mem.read_text()
         if text and not text.endswith("\n"):
@@ -278,4 +290,4 @@ def load_report(path: str | Path) -> dict:
 
 
 __all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_LATENCY_CUTOFF", "Design", "Port", "emit", "hls_model", "load_report",
-           "trace", "verilog_model", "write_verilog"]
+           "trace", "verilog_model", "write_verilog", "VerilogCodegenError"]
