@@ -181,3 +181,16 @@ def test_a_verilog_generator_assertion_leaves_the_hls_and_says_why(toy_design, t
         x, mask, expected = toy_inputs()
         results = check(toy_design, toy_design.flat_inputs(x, mask), expected, tmp_path, hls=False, verilog=True)
         assert results[-1].name == "verilog" and not results[-1].ok and "not simulated" in results[-1].line()
+
+
+def test_without_da4ml_the_command_names_the_extra(tmp_path, capsys, monkeypatch):
+    import sys
+
+    spec, _, _ = small_spec()
+    spec.save(tmp_path / "qrun")
+    for key in [k for k in sys.modules if k == "da4ml" or k.startswith("da4ml.")]:
+        monkeypatch.setitem(sys.modules, key, None)
+    monkeypatch.setitem(sys.modules, "da4ml", None)
+    assert main(["firmware", "--run", str(tmp_path / "qrun"), "--out", str(tmp_path / "fw")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "pip install 'saltjet[trigger]'" in err and "\n" not in err, err
