@@ -95,6 +95,16 @@ def test_permuting_the_real_particles_leaves_the_logits(train):
         torch.testing.assert_close(model(x_perm, m_perm), model(x, mask), atol=2e-5, rtol=1e-5)
 
 
+@needs_weaver
+def test_eager_sparse_pairs_equal_the_dense_graph_path():
+    """`forward` embeds only the real pairs (weaver's default), `classify` and traced graphs every pair."""
+    model = _model()
+    x, mask = random_jets(12, 40, seed=11)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, mask), model.classify(x, mask), atol=2e-6, rtol=1e-5)
+    assert model.part.pair_embed.sparse_eval == (True, False)  # restored after the eager pass
+
+
 # Zero gradient analytically in training mode: a bias followed by a BatchNorm (which removes the batch
 # mean), and the last pair BatchNorm's bias (one shift of all attention logits of a head: softmax ignores it).
 ZERO_GRADIENT = {f"part.pair_embed.embed.{i}.bias" for i in (0, 1, 4, 7, 10, 11)}

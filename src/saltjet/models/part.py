@@ -34,7 +34,8 @@ padded slots, so a jet's logits would depend on its batch's padding); weaver's `
 off (in training it drops particles at random; saltjet trims all-padding slots exactly); dropout is
 `config.dropout` (0 by default, as for the other taggers, instead of ParT's 0.1). Pair embeddings
 run on the pairs of real particles in training (so their BatchNorm statistics see no padding) and
-densely in evaluation (every pair of the n slots, as the FLOP count and the ONNX graph do).
+in eager evaluation (`forward`), densely on every pair of the n slots in `classify` and traced
+graphs (what the analytic FLOP count and the ONNX graph compute).
 
 Default config: 42,619 parameters at 3 features, 5 classes (any n: no weight is tied to a slot);
 28,930,624 FLOPs per jet at n=150 (`saltjet.cost.flops`; half of them embed the n(n+1)/2 pairs).
@@ -52,7 +53,7 @@ from torch import nn
 
 from saltjet.data.features import expand_features
 from saltjet.errors import ConfigError, MissingExtraError
-from saltjet.models.layers import InputScaler, no_jet_nan, output_size
+from saltjet.models.layers import InputScaler, is_tracing, no_jet_nan, output_size
 from saltjet.models.registry import register_model
 from saltjet.models.tagger import JetTagger, ModelConfig, choice, whole_number
 
@@ -196,6 +197,23 @@ class ParT(JetTagger):
         self.part.embed.input_bn = nn.Identity()  # saltjet's InputScaler normalises (module docstring)
         # the dense (evaluation) pair path with weaver's own ONNX-exportable tril_indices, as its for_onnx does
         self.part.pair_embed.tril_indices_fn = weaver.tril_indices
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """`JetTagger.forward` (checks, exact trimming, blocked CPU inference): x (B, n, F), mask (B, n)
+        -> logits (B, out). Eager evaluation embeds only the pairs of real particles, as weaver does by
+        default (2x faster than the dense path at batch 512, n=150, measured); traced graphs and
+        `classify` alone run the dense path over every pair of the n slots. Same logits either way:
+        the pairs with a padded particle only ever meet padded (masked) keys or padded queries.
+        """
+        if is_tracing():
+            return super().forward(x, mask)
+        pairs = self.part.pair_embed
+        dense = pairs.sparse_eval
+        pairs.sparse_eval = (True, True)
+        try:
+            return super().forward(x, mask)
+        finally:
+            pairs.sparse_eval = dense
 
     @property
     def blocks(self) -> nn.ModuleList:
