@@ -20,6 +20,11 @@ def test_quick_json_records(capsys):
         assert r["latency_ms"] > 0 and r["jets_per_s"] > 0 and r["flops"] > 0
         if r["backend"] == "torch":
             assert r["flops_measured"] == r["flops"] and r["peak_mem_mb"] > 0
+            assert r["n_run"] <= r["n_particles"] and r["flops_run"] <= r["flops"]
+        else:  # a traced graph runs every slot
+            assert r["n_run"] == r["n_particles"] and r["flops_run"] == r["flops"]
+        assert abs(r["latency_per_jet_us"] * r["batch_size"] - r["latency_ms"] * 1e3) < 1e-6 * r["latency_ms"] * 1e3
+        assert abs(r["gflops_per_s"] - r["flops_run"] * r["jets_per_s"] / 1e9) <= 1e-9 * r["gflops_per_s"]
     ratios = {r["ratio_to_transformer"] for r in records if r["model"] == "transformer"}
     assert ratios == {1.0}
     salt = {(r["n_particles"]): r["flops"] for r in records if r["model"] == "salt"}

@@ -11,7 +11,10 @@ depend on the weights), feeds it random kT-sorted jets with realistic multiplici
 - peak memory of one forward pass: CUDA `max_memory_allocated` on a GPU; on CPU the exact peak of
   bytes held by live tensors during the call (inputs + every op output, counted by a
   TorchDispatchMode; parameters and kernel-internal scratch buffers excluded), see `peak_memory_mb`,
-- achieved FLOP/s and its fraction of a large fp32 GEMM (2048×2048 matmul) timed in the same run,
+- achieved FLOP/s and its fraction of a large fp32 GEMM (2048×2048 matmul) timed in the same run
+  (the FLOP limit of this machine), from the FLOPs the call executes: eager PyTorch drops the slots
+  that are padding in every jet of the batch (`trim_padding`), so it runs `n_run` ≤ n slots (the
+  batch's longest jet), while a traced graph (ONNX Runtime, `--compile`) runs all n,
 - latency ratio to the Transformer at the same (n, batch, backend) in the same run.
 
 The onnxruntime backend exports each model with `saltjet.cost.export.export_onnx` and times an ORT
@@ -36,6 +39,7 @@ from saltjet.cost.flops import analytic_flops, measured_flops
 from saltjet.data.toy import random_jets
 from saltjet.errors import ConfigError
 from saltjet.models import count_parameters, create_model, list_models
+from saltjet.models.layers import trim_padding
 from saltjet.training.distributed import resolve_device
 
 BACKENDS = ("torch", "onnxruntime")
@@ -173,6 +177,8 @@ class BenchRecord:
     latency_iqr_ms: float
     latency_per_jet_us: float
     jets_per_s: float
+    n_run: int
+    flops_run: int
     peak_mem_mb: float | None
     gflops_per_s: float
     fraction_of_gemm: float
@@ -190,7 +196,8 @@ def _torch_runner(model, x, mask, options: BenchOptions):
 
 def _ort_runner(model, x, mask, options: BenchOptions, workdir: Path):
     path = export_onnx(model, workdir / f"{model.model_name}_{x.shape[1]}.onnx")
-    session = onnx_session(path, options.threads, "cuda" if x.is_cuda else "cpu")
+    # the same intra-op thread count as PyTorch (ORT's own default would take every core)
+    session = onnx_session(path, options.threads or torch.get_num_threads(), "cuda" if x.is_cuda else "cpu")
     feeds = {"x": x.cpu().numpy(), "mask": mask.cpu().numpy()}
     return lambda: session.run(["logits"], feeds)
 
@@ -251,6 +258,9 @@ def run_bench(options: BenchOptions, progress: bool = True) -> tuple[list[BenchR
             x, mask = random_jets(batch, n, model.config.n_features, options.seed)
             x, mask = x.to(device), mask.to(device)
             flops = analytic_flops(model).total
+            # slots the call runs: eager PyTorch trims all-padding trailing slots, traced graphs do not
+            n_run = n if backend != "torch" or options.compile else trim_padding(x, mask)[1].shape[1]
+            flops_run = analytic_flops(model, n_particles=n_run).total
             counted = measured_flops(model, x[:1], mask[:1]) if backend == "torch" else None
             if backend == "torch":
                 call = _torch_runner(model, x, mask, options)
@@ -260,12 +270,13 @@ def run_bench(options: BenchOptions, progress: bool = True) -> tuple[list[BenchR
             with torch.inference_mode():
                 t = time_call(call, options.repeats, options.warmup, sync)
             memory = peak_memory_mb(model, x, mask) if options.memory and backend == "torch" else None
-            achieved = flops * batch / t.median_s
+            achieved = flops_run * batch / t.median_s
             records.append(BenchRecord(
                 model=name, n_particles=n, batch_size=batch, backend=backend, device=str(device), threads=threads,
                 params=count_parameters(model), flops=flops, flops_measured=counted,
                 latency_ms=t.median_s * 1e3, latency_iqr_ms=t.iqr_s * 1e3,
-                latency_per_jet_us=t.median_s * 1e6 / batch, jets_per_s=batch / t.median_s, peak_mem_mb=memory,
+                latency_per_jet_us=t.median_s * 1e6 / batch, jets_per_s=batch / t.median_s, n_run=n_run,
+                flops_run=flops_run, peak_mem_mb=memory,
                 gflops_per_s=achieved / 1e9, fraction_of_gemm=achieved / gemm,
             ))
     reference = {(r.n_particles, r.batch_size, r.backend): r.latency_ms for r in records if r.model == "transformer"}

@@ -9,6 +9,7 @@ from saltjet.training.run import atomic_write_bytes
 
 COLUMNS = [
     ("model", "model", "{}"), ("n_particles", "n", "{}"), ("batch_size", "batch", "{}"), ("backend", "backend", "{}"),
+    ("n_run", "n run", "{}"),
     ("params", "params", "{:,}"), ("flops", "FLOPs/jet", "{:,}"), ("latency_ms", "latency ms", "{:.3f}"),
     ("latency_iqr_ms", "IQR ms", "{:.3f}"), ("latency_per_jet_us", "µs/jet", "{:.3f}"),
     ("jets_per_s", "jets/s", "{:,.0f}"), ("peak_mem_mb", "peak MB", "{:.2f}"),
@@ -20,7 +21,9 @@ def markdown_table(records: list[dict], context: dict) -> str:
     """Markdown: a context line, then one row per record."""
     head = (f"device {context['device']}, {context['threads']} threads, torch {context['torch']}, "
             f"median of {context['repeats']} after {context['warmup']} warm-up calls; "
-            f"fp32 GEMM {context['gemm_size']}² = {context['gemm_gflops_per_s']:.1f} GFLOP/s\n\n")
+            f"fp32 GEMM {context['gemm_size']}² = {context['gemm_gflops_per_s']:.1f} GFLOP/s (the FLOP limit: "
+            f"'of GEMM peak' = FLOPs of the n run slots per second / this); "
+            f"n run: slots the call executes (eager PyTorch drops slots that are padding in every jet)\n\n")
     lines = ["| " + " | ".join(c[1] for c in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in records:
         cells = ["–" if r.get(key) is None else fmt.format(r[key]) for key, _, fmt in COLUMNS]

@@ -236,12 +236,22 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 def onnx_session(path: str | Path, threads: int | None = None, device: str = "cpu"):
     """An ONNX Runtime session; `threads` fixes intra-op threads; device "cuda" uses the CUDA provider
-    when onnxruntime has it."""
+    when onnxruntime has it.
+
+    Options, chosen by measurement (interleaved, batch 1, n=150, 1 intra-op thread, 2-core machine
+    under load): every graph optimisation level from basic up, with or without the memory arena
+    and memory patterns, sequential or parallel execution, gave SAL-T 279-303 µs and the
+    Transformer 1.07-1.13 ms, within the noise (benchmarks/bench_latency.py --ort-options re-measures
+    them, "disable all" included); so the session asks for ORT_ENABLE_ALL (constant folding of weight-only subgraphs, MatMul+Add fusion) with
+    sequential execution (the graph is one chain; parallel execution adds scheduling).
+    """
     ort = require("onnxruntime", extra="export", purpose="ONNX Runtime inference")
 
     if not Path(path).is_file():
         raise DataError(f"ONNX file {path} does not exist")
     opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1

@@ -253,11 +253,18 @@ class PartitionedAttention(_MultiHead):
             h_max = self.conv.h_max
             g = torch.matmul(w["band"], folded[:, 0]).reshape(-1, hp, h_max * d)  # (B, H·p, h_max·d)
             logits = torch.baddbmm(added, g, row_windows(hm, h_max))  # (B, H·p, n)
-        attn = torch.softmax(logits.view(-1, heads, parts, n), dim=2)
+        logits = logits.view(-1, heads, parts, n)
+        if torch.jit.is_tracing():  # ONNX Runtime's Softmax node runs a size-p axis row by row (slow):
+            # written out over the outer p axis it is five streaming nodes
+            e = torch.exp(logits - logits.amax(dim=2, keepdim=True))
+            attn = e / e.sum(dim=2, keepdim=True)
+        else:  # PyTorch's softmax is ~10x slower over a size-p last axis: run it over p as an outer axis
+            attn = torch.softmax(logits, dim=2)
+        attn = attn.view(-1, hp, n).transpose(1, 2)  # (B, n, H·p)
         if self.training and self.attn_drop.p:
             attn = self.attn_drop(attn)
         # attention × Ṽ and the out-projection: (B, n, H·p) @ (B, H·p, d) + bias
-        return torch.baddbmm(self.proj.bias, attn.view(-1, hp, n).transpose(1, 2), folded[:, 1].reshape(-1, hp, d))
+        return torch.baddbmm(self.proj.bias, attn, folded[:, 1].reshape(-1, hp, d))
 
     def folded_weights(self) -> dict[str, torch.Tensor]:
         """Weight-only tensors `forward` uses (cached while the weights stay the same):
