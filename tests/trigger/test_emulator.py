@@ -11,7 +11,7 @@ from conftest import random_jets
 from saltjet.errors import DataError
 from saltjet.models import create_model, model_config
 from saltjet.trigger.emulator import emulate, fixed_forward
-from saltjet.trigger.fixed import FixedType
+from saltjet.trigger.fixed import FixedType, quantize_np
 from saltjet.trigger.qat import Split, calibrate, qsalt_from_spec
 from saltjet.trigger.qsalt import QSALT
 from saltjet.trigger.spec import QuantSpec
@@ -93,9 +93,6 @@ def test_da4ml_trace_of_fixed_forward_computes_the_emulator():
     comb = comb_trace(np.concatenate([xi._vars.ravel(), mi._vars.ravel()]), out._vars.ravel())
     x, mask = random_jets(100, 8, 3, seed=11)
     x = np.where(mask.numpy()[..., None], x.numpy(), 0.0)
-    x_in = np.concatenate([spec.types["in"][j].min <= x[..., j:j + 1] for j in range(3)], -1)  # noqa: F841
-    from saltjet.trigger.fixed import quantize_np
-
     xq = np.concatenate([quantize_np(x[..., j:j + 1], t) for j, t in enumerate(spec.types["in"])], -1)
     inputs = np.concatenate([xq.reshape(100, -1), mask.numpy().astype(np.float64)], axis=1)
     assert np.array_equal(comb.predict(inputs), emulate(spec, x, mask.numpy()))
@@ -127,3 +124,12 @@ def test_a_broken_quantised_run_is_one_data_error(tmp_path):
     np.save(tmp_path / "q" / "quant_weights.npz", np.array([object()], dtype=object), allow_pickle=True)
     with pytest.raises(DataError):
         QuantSpec.load(tmp_path / "q")
+
+
+def test_binary_task_one_logit_bit_exact():
+    _, qm = tiny_qat(classes=2, seed=3)
+    x, mask = random_jets(300, 16, 3, seed=13)
+    with torch.no_grad():
+        qat = qm(x, mask).numpy()
+    emu = emulate(spec_of(qm), x.numpy(), mask.numpy())
+    assert emu.shape == (300, 1) and np.array_equal(emu, qat)
