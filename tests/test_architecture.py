@@ -23,7 +23,7 @@ LAYERS = {
     "data": 2, "models": 2,
     "config": 3,
     "training": 4, "evaluation": 4, "cost": 4,
-    "inference": 5,
+    "inference": 5, "trigger": 5,
     "pretrained": 6, "study": 6,
     "cli": 7,
     "__main__": 8,

@@ -235,7 +235,7 @@ class RunConfig:
     def __post_init__(self):
         if not isinstance(self.model_options, dict):
             raise ConfigError(f"model_options must be a mapping, got {self.model_options!r}")
-        from_data = sorted({"n_particles", "n_features", "n_classes"} & set(self.model_options))
+        from_data = sorted({"n_particles", "n_features", "n_classes", "features"} & set(self.model_options))
         if from_data:
             raise ConfigError(f"model option(s) {', '.join(from_data)} come from the data; set data.n_particles or data.features instead")
 

@@ -27,7 +27,7 @@ PIP_NAMES = {"sklearn": "scikit-learn", "pythia8mc": "pythia8mc", "fastjet": "fa
              "vector": "vector", "matplotlib": "matplotlib", "mplhep": "mplhep", "uproot": "uproot",
              "pandas": "pandas", "tables": "tables", "trimesh": "trimesh", "onnx": "onnx",
              "onnxruntime": "onnxruntime", "onnxscript": "onnxscript", "tensorboard": "tensorboard",
-             "da4ml": "da4ml"}
+             "da4ml": "da4ml", "weaver": "weaver-core"}
 
 # extra -> the modules it provides (what `check_extras` looks for)
 EXTRAS = {
@@ -38,6 +38,7 @@ EXTRAS = {
     "formats": ("uproot", "awkward", "pandas", "tables", "trimesh"),
     "export": ("onnx", "onnxruntime", "onnxscript"),
     "trigger": ("da4ml",),
+    "part": ("weaver",),
 }
 
 

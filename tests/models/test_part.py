@@ -244,3 +244,24 @@ def test_analytic_flops_equal_the_counted_ones_and_grow_as_n_squared():
     first = [f[100] - f[50], f[150] - f[100], f[200] - f[150]]
     assert first[1] - first[0] == first[2] - first[1] > 0  # quadratic: attention and the n(n+1)/2 pairs
     assert f[150] == 28_930_624
+
+
+NO_ENERGY = ["log_pt", "eta_rel", "phi_rel", "delta_r"]  # toy jets carry no energy
+
+
+@needs_weaver
+def test_training_hands_the_runs_feature_names_to_the_model(tmp_path):
+    """A run with log features must build its 4-vectors from log_pt, not read column 0 as pT:
+    the training loop passes the run's feature names; they are refused as a model option."""
+    from saltjet.config import RunConfig
+    from saltjet.data.toy import toy_jets
+    from saltjet.training.loop import train
+    from saltjet.training.run import load_run
+
+    config = RunConfig.from_dict({"model": "part", "data": {"n_particles": 20, "val_fraction": 0.25, "features": NO_ENERGY},
+                                  "train": {"epochs": 1, "batch_size": 32, "num_threads": 1, "quiet": True}})
+    train(config, tmp_path / "run", data=toy_jets(80, n_classes=2, n_slots=20, seed=0))
+    model, _ = load_run(tmp_path / "run")
+    assert list(model.config.features) == NO_ENERGY
+    with pytest.raises(ConfigError, match="come from the data"):
+        RunConfig.from_dict({"model": "part", "model_options": {"features": "raw"}})

@@ -26,6 +26,9 @@ COMMANDS = {
     "plot": "saltjet.cli.plot",
     "export": "saltjet.cli.export",
     "bench": "saltjet.cli.bench",
+    "quantize": "saltjet.cli.quantize",
+    "emulate": "saltjet.cli.emulate",
+    "firmware": "saltjet.cli.firmware",
 }
 
 

@@ -132,8 +132,11 @@ def _train(config, out, resume, ctx, data, val_data, stop_after, log, run_splits
     t_start = time.perf_counter()
     splits = build_splits(config.data, data, val_data, quiet=quiet, splits=run_splits)
     _check_classes(splits, say)
-    model_cfg = model_config(config.model, n_particles=splits.n_particles, n_features=splits.n_features,
-                             n_classes=len(splits.class_names), **config.model_options)
+    from_data = {"n_particles": splits.n_particles, "n_features": splits.n_features,
+                 "n_classes": len(splits.class_names)}
+    if hasattr(model_config(config.model), "features"):  # part reads its inputs by name (4-vectors)
+        from_data["features"] = list(splits.feature_names)
+    model_cfg = model_config(config.model, **from_data, **config.model_options)
     torch.manual_seed(tc.seed)
     model = create_model(config.model, model_cfg)
     model.scaler.set(splits.center, splits.scale)
