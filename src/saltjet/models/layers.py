@@ -128,7 +128,7 @@ def _as_tensor(value, name: str) -> torch.Tensor:
         raise InputError(f"{name} must be a tensor or numpy array, got {type(value).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
 
 
-def no_jet_nan(logits: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def no_jet_nan(logits: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, zeroed: bool = False) -> torch.Tensor:
     """logits (B, out) with the rows of jets that have no answer set to NaN, by selection.
 
     No answer: no real particle (mask all False), or NaN/inf in a feature of a real particle.
@@ -139,10 +139,16 @@ def no_jet_nan(logits: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> tor
     the real particles (padded slots selected away) and divided by the jet's particle count it is
     0, or NaN for a bad jet, or 0/0 = NaN for a jet without particles. Adding it leaves the other
     rows' logits exactly as they were (x + 0 = x).
+
+    Args:
+        logits: (B, out); x: (B, n, F); mask: (B, n) bool.
+        zeroed: x's padded slots are already 0 (a traced graph then shares that selection).
     """
-    poison = torch.where(mask.unsqueeze(-1), x * 0.0, 0.0).sum(dim=(1, 2))  # (B,): 0 or NaN
-    count = mask.sum(dim=1).to(logits.dtype)  # (B,)
-    return logits + (poison.to(logits.dtype) / count).unsqueeze(-1)
+    real = mask.unsqueeze(-1)  # (B, n, 1)
+    probe = x * 0.0 if zeroed else torch.where(real, x * 0.0, 0.0)  # 0, or NaN at NaN/±inf
+    poison = probe.sum(dim=1).sum(dim=1, keepdim=True).to(logits.dtype)  # (B, 1): 0 or NaN
+    count = real.to(logits.dtype).sum(dim=1)  # (B, 1)
+    return logits + poison / count
 
 
 def trim_padding(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

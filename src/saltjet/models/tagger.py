@@ -182,5 +182,6 @@ class JetTagger(nn.Module):
         A jet with no real particle, or with NaN/inf in a real particle, has no answer: its row is
         all NaN (exactly, by selection), whatever the other jets of the batch hold.
         """
-        logits = self.head(masked_pool(self.encode(x, mask), mask, self.config.pooling))
-        return no_jet_nan(logits, x, mask)
+        x = torch.where(mask.unsqueeze(-1), x, 0.0)  # padded slots, by selection; shared by the NaN-row test
+        logits = self.head(masked_pool(self.encode_zeroed(x, mask), mask, self.config.pooling))
+        return no_jet_nan(logits, x, mask, zeroed=True)
