@@ -155,8 +155,9 @@ class PartitionedAttention(_MultiHead):
     particle get no attention weight.
 
     Speed (`forward`; `forward_reference` is the literal form, equal to float rounding). At batch 1 a
-    jet is ~0.6 MFLOP, so the cost is the number of operators, not arithmetic; `forward` runs ten
-    tensor ops on activations, using that everything up to the softmax is linear:
+    jet is ~0.8 MFLOP, so the cost is the number of operators, not arithmetic; `forward` runs 13
+    tensor ops on activations (the literal form ~40), using that everything before the softmax is
+    linear:
     (1) Zeroing padded rows of h zeroes q, k, v (no bias), and the zero rows of S that the
     literal form sets before the convolution. (2) Collapse and K/V projection are both linear, so
     the collapse runs first, on h: one GEMM with the block-sparse (2·H·p, n) collapse matrix.
@@ -168,8 +169,12 @@ class PartitionedAttention(_MultiHead):
     h_max row-shifted copies of h (h_max·d, n); the conv bias, and −inf for partitions without a
     real particle, ride in as the product's added term. (5) The softmax runs over an outer axis
     of (B, H, p, n) (PyTorch's softmax over a size-4 inner axis is ~10× slower). (6) Attention ×
-    Ṽ and the out-projection are one batched matmul with the (H·p, d) output matrix.
+    Ṽ and the out-projection are one batched matmul with the (H·p, d) output matrix. (7) Empty
+    partitions: one product of a 0/1 membership matrix with the mask counts real particles.
     Weight-only folds are cached between calls when no gradient is needed (`cached_derivation`).
+    Under a TorchScript trace (ONNX export) two steps take ONNX Runtime's fast forms: the shifted
+    copies are summed by one constant grouped Conv after the product (ONNX has no unfold), and the
+    softmax over p is written out (ORT's Softmax node runs a size-4 axis row by row, ~10x slower).
     Measured in benchmarks/bench_latency.py and `saltjet bench`.
     """
 
