@@ -155,7 +155,8 @@ def check(design: Design, flat: np.ndarray, expected: np.ndarray, work_dir: str 
           hls: bool = True, verilog: bool | None = None, clock_period_ns: float = 5.0) -> list[Comparison]:
     """Compare da4ml's interpreter, the g++-compiled HLS (hls=True) and the Verilator-built Verilog
     (verilog=True; None: where verilator is installed) with `expected` (B, n_out), the numpy
-    forward's outputs on the flat inputs `flat` (B, n_inputs). Projects go under work_dir/csim_*."""
+    forward's outputs on the flat inputs `flat` (B, n_inputs). The projects are (re)written to and
+    compiled in work_dir/hls and work_dir/verilog: with `emit`'s folder, the emitted code itself."""
     flat = np.ascontiguousarray(flat, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64).reshape(len(flat), -1)
     work_dir = Path(work_dir)
@@ -163,7 +164,7 @@ def check(design: Design, flat: np.ndarray, expected: np.ndarray, work_dir: str 
     start = time.perf_counter()
     results.append(compare("da4ml", design.predict(flat), expected, time.perf_counter() - start))
     if hls:
-        out, built, ran = run_hls(design, work_dir / "csim_hls", flat, clock_period_ns)
+        out, built, ran = run_hls(design, work_dir / "hls", flat, clock_period_ns)
         results.append(compare("hls", out, expected, ran, built))
     if verilog is None:
         verilog = verilator_available()
@@ -171,7 +172,7 @@ def check(design: Design, flat: np.ndarray, expected: np.ndarray, work_dir: str 
         if design.pipeline is None:
             design.to_pipeline()
         try:
-            out, built, ran = run_verilog(design, work_dir / "csim_verilog", flat, clock_period_ns)
+            out, built, ran = run_verilog(design, work_dir / "verilog", flat, clock_period_ns)
             results.append(compare("verilog", out, expected, ran, built))
         except VerilogCodegenError as e:  # a da4ml limitation, not a mismatch: said, not hidden
             results.append(Comparison("verilog", len(flat), int(expected.size), 0, 0, 0.0, error=str(e)))
