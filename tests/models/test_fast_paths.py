@@ -108,7 +108,7 @@ def test_eager_inference_equals_the_literal_tagger(name):
     x, mask = random_jets(9, 40, seed=4)
     x = x.masked_fill(~mask.unsqueeze(-1), float("inf"))
     with torch.no_grad():
-        fast = model(x, mask)  # checked, trimmed, folded embedding, no NaN-row selection
+        fast = model(x, mask)  # checked, trimmed, cached attention folds, no NaN-row selection
         ref = reference_logits(model, x, mask)
     torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
     with torch.enable_grad():  # the training path (no folds) gives the same logits too
