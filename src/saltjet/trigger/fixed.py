@@ -309,13 +309,28 @@ def check_traceable(t: FixedType) -> None:
                           f"overflow {'/'.join(TRACEABLE_OVERFLOW)} only (a lookup table takes any mode)")
 
 
+def _clip_traced(x, low: float, high: float):
+    """A traced array clipped to [low, high] (both on the target grid) with two ReLUs and constant
+    additions: max(x, low) = relu(x - low) + low, min(y, high) = high - relu(high - y).
+
+    Saturating before rounding equals ap_fixed's round-then-saturate when the bounds lie on the grid
+    (TRN and RND; the tests check every code). da4ml 0.6's own SAT path (max_of / min_of, sign-bit
+    multiplexers with constants) breaks on variables carrying a large power-of-two scale (seen after
+    the logit convolution of an n=32 SAL-T: 2**-35): its interpreter raises "Unsupported msb_mux
+    shift configuration" and its Verilog writer asserts. ReLUs and constant additions avoid both."""
+    y = (x - low).relu() + low
+    return -((-(y - high)).relu()) + high
+
+
 def quantize(x, t: FixedType):
     """x quantised to t: numpy (or numbers) -> quantize_np, torch.Tensor -> fake_quantize,
     da4ml FixedVariableArray -> its traced quantize (hardware), ConfigError for modes it lacks."""
     if _is_traced(x):
         check_traceable(t)
         k, i, f = t.kif
-        return x.quantize(k, i, f, overflow_mode=t.overflow, round_mode=t.rounding)
+        if t.overflow != "WRAP":
+            x = _clip_traced(x, -t.max if (t.overflow == "SAT_SYM" and t.signed) else t.min, t.max)
+        return x.quantize(k, i, f, overflow_mode="WRAP", round_mode=t.rounding)
     if _is_torch(x):
         return fake_quantize(x, t)
     return quantize_np(x, t)
