@@ -194,3 +194,30 @@ def test_without_da4ml_the_command_names_the_extra(tmp_path, capsys, monkeypatch
     assert main(["firmware", "--run", str(tmp_path / "qrun"), "--out", str(tmp_path / "fw")]) == 2
     err = capsys.readouterr().err.strip()
     assert "pip install 'saltjet[trigger]'" in err and "\n" not in err, err
+
+
+def test_salt_n32_with_select_equals_the_emulator_where_da4mls_where_did_not():
+    """At n=32, d=4, 6 bits, da4ml 0.6's np.where(occupied, scores, low) gives wrong values; the
+    firmware's `select` (b + cond·(a − b)) gives the emulator's logits exactly."""
+    from saltjet.trigger.emulator import NumpyOps, fixed_forward
+    from saltjet.trigger.firmware_salt import salt_inputs, salt_ports, trace_salt
+
+    spec, x, mask = small_spec(n=32, d=4, bits=6)
+    design = trace_salt(spec)
+    flat, expected = salt_inputs(design, spec, x[:100], mask[:100])
+    assert np.array_equal(design.predict(flat), expected)
+    ops = NumpyOps(spec)  # the emulator's own ops: np.where traced as da4ml's sign-bit multiplexer
+    native = trace(lambda xx, mm: fixed_forward(xx, mm, spec, ops), salt_ports(spec))
+    assert compare("da4ml where", native.predict(flat), expected, 0.0).mismatches > 0
+
+
+def test_select_is_where_on_masks():
+    from saltjet.trigger.fixed import select
+
+    trace_mod = pytest.importorskip("da4ml.trace")
+    a_t, c_t = FixedType(True, 3, 2), FixedType(False, 1, 0)
+    inp = trace_mod.FixedVariableArrayInput((2,))
+    a, c = inp[0:1].quantize(*a_t.kif), inp[1:2].quantize(*c_t.kif)
+    comb = trace_mod.comb_trace(inp, select(c, a * 0.25, -3.5))
+    grid = np.array([(v, m) for v in a_t.values() for m in (0.0, 1.0)])
+    np.testing.assert_array_equal(comb.predict(grid, n_threads=1).ravel(), select(grid[:, 1], grid[:, 0] * 0.25, -3.5))

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from saltjet.errors import ConfigError
-from saltjet.trigger.emulator import MASK_TYPE, emulate, fixed_forward
+from saltjet.trigger.emulator import MASK_TYPE, NumpyOps, emulate, fixed_forward
 from saltjet.trigger.firmware import DEFAULT_CLOCK_MHZ, Design, Port, emit, trace
+from saltjet.trigger.fixed import select
 from saltjet.trigger.spec import QuantSpec
 
 # g++ C simulation is practical up to about this many estimated LUTs on 2 cores: a 43k-LUT toy
@@ -38,9 +39,19 @@ def salt_ports(spec: QuantSpec) -> tuple[Port, Port]:
     return Port("x", (n, features), types), Port("mask", (n,), (MASK_TYPE,))
 
 
+class FirmwareOps(NumpyOps):
+    """The emulator's operations with `where` as `select` (saltjet.trigger.fixed): every condition in
+    the graph is a 0/1 mask, and da4ml 0.6's own np.where gave wrong values on some operands (see
+    `select`). Values are the emulator's: np.where and select agree on 0/1 conditions."""
+
+    def where(self, cond, a, b):
+        return select(cond, a, b)
+
+
 def trace_salt(spec: QuantSpec) -> Design:
-    """da4ml's trace of `fixed_forward(x, mask, spec)` for one jet."""
-    return trace(lambda x, mask: fixed_forward(x, mask, spec), salt_ports(spec))
+    """da4ml's trace of `fixed_forward(x, mask, spec)` for one jet (with FirmwareOps)."""
+    ops = FirmwareOps(spec)
+    return trace(lambda x, mask: fixed_forward(x, mask, spec, ops), salt_ports(spec))
 
 
 def salt_inputs(design: Design, spec: QuantSpec, x: np.ndarray, mask: np.ndarray,
@@ -93,4 +104,4 @@ def check_csim_size(report: dict, force: bool = False) -> None:
                           "a reduced run (n = 16-32, small d) for --csim, or pass --csim-anyway")
 
 
-__all__ = ["CSIM_LUT_LIMIT", "build_salt", "check_csim_size", "describe_spec", "salt_inputs", "salt_ports", "trace_salt"]
+__all__ = ["CSIM_LUT_LIMIT", "FirmwareOps", "build_salt", "check_csim_size", "describe_spec", "salt_inputs", "salt_ports", "trace_salt"]

@@ -322,6 +322,21 @@ def _clip_traced(x, low: float, high: float):
     return -((-(y - high)).relu()) + high
 
 
+def select(cond, a, b):
+    """where(cond, a, b) for a 0/1 condition (a mask, an occupancy flag): numpy -> np.where; a da4ml
+    traced condition -> b + cond · (a − b), a 1-bit product (AND gates) and two adders.
+
+    da4ml 0.6's own np.where (a sign-bit multiplexer) returned wrong values on some operands with
+    different power-of-two scales: on a SAL-T at n=32, d=4, 6 bits, where(occupied, scores, low)
+    differed from numpy in 2,444 of 6,400 entries (15 of 100 logits); this form is exact."""
+    if _is_traced(cond):
+        if not (_is_traced(a) or _is_traced(b)):
+            a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+            return cond * (a - b) + b
+        return (a - b) * cond + b if _is_traced(a - b) else cond * (a - b) + b
+    return np.where(np.asarray(cond) != 0, a, b)
+
+
 def quantize(x, t: FixedType):
     """x quantised to t: numpy (or numbers) -> quantize_np, torch.Tensor -> fake_quantize,
     da4ml FixedVariableArray -> its traced quantize (hardware), ConfigError for modes it lacks."""
@@ -352,4 +367,4 @@ def lookup(x, fn: Callable[[Any], Any], t_out: FixedType):
 
 
 __all__ = ["FixedType", "MAX_WIDTH", "OVERFLOW", "ROUNDING", "TRACEABLE_OVERFLOW", "TRACEABLE_ROUNDING",
-           "check_traceable", "fake_quantize", "lookup", "quantize", "quantize_np"]
+           "check_traceable", "fake_quantize", "lookup", "quantize", "quantize_np", "select"]
