@@ -38,10 +38,13 @@ def _attention(n_particles: int, p: int, conv_mode: str) -> PartitionedAttention
 @pytest.mark.parametrize("conv_mode", ["shared", "depthwise", "none"])
 @pytest.mark.parametrize("n_particles, n, p", [(150, 150, 4), (150, 65, 4), (37, 37, 4), (37, 30, 4),
                                                 (40, 40, 8), (9, 9, 3), (1024, 96, 4)])
-def test_cached_fast_attention_equals_the_literal_one(conv_mode, n_particles, n, p):
+@pytest.mark.parametrize("large", [False, True])
+def test_cached_fast_attention_equals_the_literal_one(conv_mode, n_particles, n, p, large):
     """Without gradients `forward` uses the cached folds; n < n_particles is a trimmed batch, n not a
-    multiple of p leaves the last partition short. Masks with holes; padded rows hold NaN."""
+    multiple of p leaves the last partition short. Masks with holes; padded rows hold NaN. `large`:
+    the large-batch form (logits, then the convolution as one Conv1d), forced by its threshold."""
     attn = _attention(n_particles, p, conv_mode)
+    attn.LARGE_BATCH_SLOTS = 1 if large else 10**12
     h = torch.randn(6, n, 16)
     mask = torch.rand(6, n, generator=torch.Generator().manual_seed(n)) < 0.6
     mask[:, 0] = True
@@ -137,3 +140,27 @@ def test_shipped_models_score_as_the_literal_model(name):
     x, mask = random_jets(16, c.n_particles, c.n_features, seed=5)
     with torch.no_grad():
         torch.testing.assert_close(model(x, mask), reference_logits(model, x, mask), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("conv_mode", ["shared", "depthwise"])
+def test_large_batch_form_has_the_product_forms_values_and_gradients(conv_mode):
+    """Both eager forms of the logits (one shifted product; logits then Conv1d) give the literal
+    attention's values and gradients (padded rows random: the literal form's backward is not NaN-safe)."""
+    attn = _attention(150, 4, conv_mode).train()
+    torch.manual_seed(1)
+    h = torch.randn(5, 150, 16)
+    mask = torch.arange(150)[None] < torch.tensor([[150], [90], [37], [4], [1]])
+    grads = {}
+    for form, threshold in (("reference", None), ("product", 10**12), ("conv1d", 1)):
+        x = h.clone().requires_grad_(True)
+        if threshold is None:
+            out = attn.forward_reference(x, mask)
+        else:
+            attn.LARGE_BATCH_SLOTS = threshold
+            out = attn(x, mask)
+        out[mask].sum().backward()
+        grads[form] = (out[mask].detach(), x.grad[mask], attn.qkv.weight.grad.clone())
+        attn.zero_grad()
+    for form in ("product", "conv1d"):
+        for got, want in zip(grads[form], grads["reference"]):
+            torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)

@@ -178,6 +178,10 @@ class PartitionedAttention(_MultiHead):
     Measured in benchmarks/bench_latency.py and `saltjet bench`.
     """
 
+    # batch × slots from which `forward` computes the logits, then the convolution (one Conv1d), instead
+    # of the single shifted product: measured with benchmarks/bench_latency.py (see the notes above)
+    LARGE_BATCH_SLOTS = 4096
+
     def __init__(
         self,
         d_model: int,
@@ -249,6 +253,16 @@ class PartitionedAttention(_MultiHead):
         added = torch.where(count > 0, w["bias"], EXCLUDED)
         if self.conv is None:
             logits = torch.baddbmm(added, folded[:, 0].reshape(-1, hp, d), hm.transpose(1, 2))  # (B, H·p, n)
+        elif self._large(h, n):
+            # large batches: the logits (B, H·p, n), then the folded convolution as one Conv1d over n
+            # (fewer FLOPs than the shifted product; at this size arithmetic, not dispatch, dominates)
+            s = torch.bmm(folded[:, 0].reshape(-1, hp, d), hm.transpose(1, 2))  # padded columns are 0
+            conv = w["conv1d"]
+            if self.conv.channels == 1:  # shared filters: heads into the batch, a plain Conv1d
+                s = F.conv1d(s.view(-1, parts, n), conv, padding=self.conv.h_max // 2).view(-1, hp, n)
+            else:
+                s = F.conv1d(s, conv, padding=self.conv.h_max // 2, groups=heads)
+            logits = s + added
         elif torch.jit.is_tracing():  # ONNX: no unfold; shift the product's rows with one constant Conv
             h_max = self.conv.h_max
             rows = torch.matmul(w["band"], folded[:, 0]).reshape(-1, hp * h_max, d)  # (B, H·p·h_max, d)
@@ -270,6 +284,11 @@ class PartitionedAttention(_MultiHead):
             attn = self.attn_drop(attn)
         # attention × Ṽ and the out-projection: (B, n, H·p) @ (B, H·p, d) + bias
         return torch.baddbmm(self.proj.bias, attn, folded[:, 1].reshape(-1, hp, d))
+
+    def _large(self, h: torch.Tensor, n) -> bool:
+        """Eager, with batch × slots ≥ LARGE_BATCH_SLOTS (never under a trace: sizes are symbolic)."""
+        slots = static_size(h, 0) * n
+        return isinstance(slots, int) and not torch.jit.is_tracing() and slots >= self.LARGE_BATCH_SLOTS
 
     def folded_weights(self) -> dict[str, torch.Tensor]:
         """Weight-only tensors `forward` uses (cached while the weights stay the same):
@@ -313,6 +332,8 @@ class PartitionedAttention(_MultiHead):
             out["band"] = matrices.permute(0, 3, 1, 2).reshape(self.conv.channels, -1, parts)
             out["bias"] = bias.view(-1, 1).expand(heads, parts).reshape(heads * parts, 1)
             h_max = self.conv.h_max
+            # (C·p_out, p_in, h_max): out[o, i] = Σ_c Σ_r kernel[o, c, r] · logits[c, i + r − h_max//2]
+            out["conv1d"] = matrices.permute(0, 3, 2, 1).reshape(-1, parts, h_max).contiguous()
             out["shift"] = torch.eye(h_max, dtype=kv.dtype, device=kv.device).expand(heads * parts, h_max, h_max).contiguous()
         return out
 
