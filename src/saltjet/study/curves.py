@@ -128,7 +128,7 @@ def learning_curve_figures(results: dict, out: Path) -> list[Path]:
             low = min(float(np.min(100 * a["val_accuracy"][min(4, len(a["epoch"]) - 1):]))
                       for runs in by_model.values() for a in runs)
             axes[0].set_ylim(bottom=low - 1)
-            axes[0].legend(fontsize="small", frameon=False, loc="lower right")
+            axes[0].legend(fontsize="small", frameon=True, loc="best")
             fig.suptitle(f"{task}: learning curves against training budget", fontsize="medium")
             plots.stamp(axes[1], results.get("data"), loc="lower right")
             paths += plots.save_figure(fig, out / "figures" / f"curves_{task}")

@@ -226,8 +226,8 @@ def render_report(results: dict, notes: str | None = None) -> str:
             table = budget_table(r, task)
             if table:
                 lines += ["Validation accuracy against training budget (the compute-matched view; training FLOPs = "
-                          "epochs × training jets × 3 × forward FLOPs per jet; times are this invocation's, on "
-                          "its machine and load):", "", table, ""]
+                          "epochs × training jets × 3 × forward FLOPs per jet; times are each run's own training "
+                          "seconds, under whatever load its machine had):", "", table, ""]
         if "multiplicity" in r["settings"].get("figures", []):
             table = multiplicity_table(r, task)
             if table:
