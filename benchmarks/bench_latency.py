@@ -17,32 +17,18 @@ Random untrained models on random kT-sorted jets (timing does not depend on the 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
+from saltjet.cost.bench import interleaved
 from saltjet.cost.export import export_onnx, onnx_session
 from saltjet.data.toy import random_jets
 from saltjet.models import create_model
 
 MODELS = ("salt", "linformer", "transformer")
 
-
-def interleaved(calls: dict, repeats: int, warmup: int) -> dict:
-    """Median seconds per call of each callable, timing them in turn."""
-    for fn in calls.values():
-        for _ in range(warmup):
-            fn()
-    samples = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, fn in calls.items():
-            t0 = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def node_counts(path: Path, threads: int) -> tuple[int, int]:

@@ -13,27 +13,13 @@ n=128→1024 ≤ 10×.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
+from saltjet.cost.bench import interleaved
 from saltjet.data.toy import random_jets
 from saltjet.models import create_model
 
-
-def interleaved(calls: dict, repeats: int, warmup: int) -> dict[str, float]:
-    """Median seconds per call of each callable, timing them in turn."""
-    for fn in calls.values():
-        for _ in range(warmup):
-            fn()
-    samples = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, fn in calls.items():
-            t0 = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def main() -> None:

@@ -32,15 +32,24 @@ COMMANDS = {
 }
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1."""
+def _whole_number(text: str, low: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 1, got {value}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ {low}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer ≥ 0."""
+    return _whole_number(text, 0)
 
 
 def run_folder(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from saltjet.cli import positive_int, run_folder
+from saltjet.cli import non_negative_int, positive_int, run_folder
 
 HELP = ("quantisation-aware fine-tuning of a SAL-T run: learned fixed-point bit widths under an EBOPs "
         "penalty; writes a quantised run (every tensor's type, integer weights) for saltjet emulate")
@@ -18,23 +18,13 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {value}")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, type=run_folder, metavar="RUN",
                    help="float SAL-T run directory, or a shipped model's name (e.g. salt-5class)")
     p.add_argument("--data", required=True, nargs="+", metavar="PATH",
                    help="data file(s), folder or glob; cut into train/val/test as the run's config.yaml says")
     p.add_argument("--out", required=True, metavar="QRUN", help="quantised run directory to write")
-    p.add_argument("--epochs", type=_count, default=3, help="fine-tuning epochs (default 3; 0: calibrate only)")
+    p.add_argument("--epochs", type=non_negative_int, default=3, help="fine-tuning epochs (default 3; 0: calibrate only)")
     p.add_argument("--jets", type=positive_int, default=20000, metavar="N",
                    help="training jets per epoch, the first N of the run's train split (default 20000)")
     p.add_argument("--val-jets", type=positive_int, default=4000, metavar="N",
@@ -50,12 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="training jets that calibrate the integer bits (default 2000)")
     p.add_argument("--rounding", default="TRN", choices=["TRN", "RND"],
                    help="rounding of activations: TRN truncates (no adder in hardware, default), RND rounds to nearest")
-    p.add_argument("--settle-epochs", type=_count, default=1,
+    p.add_argument("--settle-epochs", type=non_negative_int, default=1,
                    help="last epochs that train the weights with the bit widths frozen (default 1)")
     p.add_argument("--max-loss", type=_number, default=1.0, metavar="POINTS",
                    help="keep the epoch with the fewest EBOPs within this many accuracy points of the float "
                         "run on the validation jets (default 1.0; else the most accurate epoch)")
-    p.add_argument("--seed", type=_count, default=0, help="shuffling seed (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="shuffling seed (default 0)")
     p.add_argument("--num-threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
 
 

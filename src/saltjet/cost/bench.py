@@ -69,6 +69,21 @@ def time_call(fn, repeats: int = 20, warmup: int = 3, sync=None) -> Timing:
     return Timing(statistics.median(samples), q[2] - q[0], samples)
 
 
+def interleaved(calls: dict, repeats: int, warmup: int) -> dict[str, float]:
+    """Median seconds per call of each callable in `calls` (name -> fn), timing them in turn, so a
+    busy machine slows them alike and their ratios stay fair."""
+    for fn in calls.values():
+        for _ in range(warmup):
+            fn()
+    samples = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
 def time_forward(model, x: torch.Tensor, mask: torch.Tensor, repeats: int = 20, warmup: int = 3) -> Timing:
     """Latency of `model(x, mask)` under inference mode. x: (B, n, F), mask: (B, n)."""
     sync = torch.cuda.synchronize if x.is_cuda else None
