@@ -53,9 +53,15 @@ def budget_axes(row: dict) -> dict | None:
 def _rows_by_model(results: dict, task: str) -> dict[str, list[dict]]:
     by_model: dict[str, list[dict]] = {}
     for r in results.get("runs", []):
-        if r["task"] == task and budget_axes(r) is not None:
-            by_model.setdefault(r.get("label") or r["model"], []).append(budget_axes(r))
+        axes = budget_axes(r) if r["task"] == task else None
+        if axes is not None:
+            by_model.setdefault(r.get("label") or r["model"], []).append(axes)
     return by_model
+
+
+def _seed_mean(values: list[float]) -> float:
+    """Mean over seeds, ignoring NaN (a seed with no epoch inside the budget); NaN when all are."""
+    return float("nan") if np.all(np.isnan(values)) else float(np.nanmean(values))
 
 
 def best_within(axes: dict, key: str, budget: float) -> float:
@@ -77,11 +83,9 @@ def budget_table(results: dict, task: str) -> str:
              f"within {budgets['seconds']:.0f} s [%] | within {budgets['flops']:.3g} FLOPs [%] |",
              "|---|---|---|---|---|---|---|"]
     for label, runs in by_model.items():
-        def mean(values):
-            return float(np.nanmean(values)) if not np.all(np.isnan(values)) else float("nan")
-        end = mean([float(np.max(a["val_accuracy"])) for a in runs])
-        at_time = mean([best_within(a, "seconds", budgets["seconds"]) for a in runs])
-        at_flops = mean([best_within(a, "flops", budgets["flops"]) for a in runs])
+        end = _seed_mean([float(np.max(a["val_accuracy"])) for a in runs])
+        at_time = _seed_mean([best_within(a, "seconds", budgets["seconds"]) for a in runs])
+        at_flops = _seed_mean([best_within(a, "flops", budgets["flops"]) for a in runs])
         epochs = "/".join(str(len(a["epoch"])) for a in runs)
         lines.append(f"| {label} | {epochs} | {np.mean([a['seconds'][-1] for a in runs]):.0f} | "
                      f"{np.mean([a['flops'][-1] for a in runs]):.3g} | {100 * end:.2f} | "
