@@ -243,6 +243,10 @@ def make_figures(spec, results: dict, out: Path) -> list[Path]:
         paths += learning_curve_figures(results, out)
     if "scaling" in figures:
         paths += scaling_figure(results.get("bench", []), out / "figures" / "scaling")
+    if "trigger" in figures:
+        from saltjet.study.trigger import trigger_figures
+
+        paths += trigger_figures(results.get("trigger", []), out)
     jet = _attention_jet(out) if ("attention" in figures or "partitions" in figures) else None
     if jet is not None:
         task = next(iter(results.get("tasks", {})), None)

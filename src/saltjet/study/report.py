@@ -232,6 +232,11 @@ def render_report(results: dict, notes: str | None = None) -> str:
             table = multiplicity_table(r, task)
             if table:
                 lines += ["Accuracy [%] per constituent multiplicity:", "", table, ""]
+    if r.get("trigger"):
+        from saltjet.study.trigger import trigger_findings, trigger_table
+
+        lines += ["## Fixed point and firmware (quantised on the training jets, scored on the test jets)", "",
+                  trigger_table(r["trigger"]), ""] + [f"- {f}" for f in trigger_findings(r["trigger"])] + [""]
     if r.get("bench"):
         lines += ["## Cost measurements", "", bench_table(r["bench"]), ""]
     if r.get("notes"):

@@ -192,7 +192,8 @@ def run_study(name: str, data: str | None = None, seeds: int | None = None, quic
     """
     say = (lambda s: None) if quiet else (log or (lambda s: print(s, file=sys.stderr)))
     spec = resolve_spec(name, quick, seeds, jets_per_class, epochs, tasks)
-    check_extras("train", "eval", "plot", purpose=f"the {spec.name} study")  # before hours of work, not after
+    check_extras("train", "eval", "plot", *(["trigger"] if spec.kind == "trigger" else []),
+                 purpose=f"the {spec.name} study")  # before hours of work, not after
     out = Path(out) if out is not None else Path("reports") / ("quick" if quick else "") / spec.name
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -202,12 +203,16 @@ def run_study(name: str, data: str | None = None, seeds: int | None = None, quic
         "settings": {"seeds": spec.seeds, "jets_per_class": spec.jets_per_class, "tasks": list(spec.tasks),
                      "train": {**DEFAULT_TRAIN, **spec.train}, "data": {**DEFAULT_DATA, **spec.data},
                      "columns": list(spec.columns), "figures": list(spec.figures), "spec_file": spec.source},
-        "runs": [], "floor": [], "bench": [], "notes": [], "figures": [],
+        "runs": [], "floor": [], "bench": [], "trigger": [], "notes": [], "figures": [],
     }
     if spec.kind == "bench":
         results["bench"] = run_scaling(spec, say)
     else:
         _train_and_evaluate(spec, results, data, format, Path(cache_dir), out, quiet, say, jobs)
+    if spec.kind == "trigger":
+        from saltjet.study.trigger import run_trigger
+
+        results["trigger"] = run_trigger(spec, results, out, [results["data"]["path"]], say)
     results["wall_seconds"] = time.perf_counter() - t_start
     results["train_wall_seconds_total"] = sum(r.get("train_wall_s") or 0.0 for r in results["runs"])
     from saltjet.study.figures import make_figures  # needs the [plot] extra, checked above

@@ -6,7 +6,8 @@ A study file (every key but `name` and `runs` optional):
     title: SAL-T vs Linformer vs Transformer
     claim: >                    # the paper's claim this study tests, quoted in the report
       SAL-T beats Linformer and matches the Transformer.
-    kind: jets                  # jets | pointcloud | bench (no training)
+    kind: jets                  # jets | pointcloud | bench (no training) | trigger (jets, then each
+                                #   run quantised, emulated and traced to firmware: saltjet.study.trigger)
     tasks: [5class, top_vs_qcd] # saltjet.data.tasks.TASKS (jets only)
     seeds: 3                    # training seeds per run
     jets_per_class: 20000       # size of the built-in generated data set
@@ -23,7 +24,10 @@ A study file (every key but `name` and `runs` optional):
     columns: [accuracy, auc_macro, mean_rejection_at_tpr_0.8, params, flops, latency_ms]
     figures: [roc, multiplicity]
     bench: {models: [salt], n: [16, 64], batch: 256}   # kind: bench
-    quick: {jets_per_class: 150, epochs: 1, seeds: 1}  # what --quick changes
+    quantize: {epochs: 6}       # kind: trigger, saltjet.trigger.qat.QATOptions fields
+    firmware: {clock_mhz: 200}  # kind: trigger, clock of the latency estimate
+    quick: {jets_per_class: 150, epochs: 1, seeds: 1}  # what --quick changes (also `runs`: names kept,
+                                #   `quantize`: fields overridden)
 
 Unknown keys are an error (`ConfigError`, one line), so typos do not silently change a study.
 """
@@ -37,8 +41,8 @@ import yaml
 
 from saltjet.errors import ConfigError
 
-KINDS = ("jets", "pointcloud", "bench")
-FIGURES = ("roc", "multiplicity", "curves", "scaling", "attention", "partitions")
+KINDS = ("jets", "pointcloud", "bench", "trigger")
+FIGURES = ("roc", "multiplicity", "curves", "scaling", "attention", "partitions", "trigger")
 DEFAULT_COLUMNS = ["accuracy", "auc_macro", "mean_rejection_at_tpr_0.8"]
 QUICK_DEFAULTS = {"jets_per_class": 150, "epochs": 1, "seeds": 1}
 
@@ -82,6 +86,8 @@ class StudySpec:
     columns: list[str] = field(default_factory=lambda: list(DEFAULT_COLUMNS))
     figures: list[str] = field(default_factory=list)
     bench: dict = field(default_factory=dict)
+    quantize: dict = field(default_factory=dict)
+    firmware: dict = field(default_factory=dict)
     quick: dict = field(default_factory=lambda: dict(QUICK_DEFAULTS))
     source: str = ""
     is_quick: bool = False
@@ -97,6 +103,12 @@ class StudySpec:
             raise ConfigError(f"study {self.name}: run names must be unique, got {names}")
         if self.kind != "bench" and not self.runs:
             raise ConfigError(f"study {self.name}: no runs defined")
+        if (self.quantize or self.firmware) and self.kind != "trigger":
+            raise ConfigError(f"study {self.name}: quantize and firmware settings belong to a kind: trigger study")
+        if self.kind == "trigger":
+            from saltjet.study.trigger import check_settings
+
+            check_settings(self)
         if self.kind == "pointcloud":
             self.floor = False  # jet observables do not apply
             self.tasks = ["all"]
@@ -104,7 +116,7 @@ class StudySpec:
             raise ConfigError(f"study {self.name}: seeds must be ≥ 1")
         from saltjet.data.tasks import TASKS
 
-        unknown = [t for t in self.tasks if t not in TASKS and self.kind == "jets"]
+        unknown = [t for t in self.tasks if t not in TASKS and self.kind in ("jets", "trigger")]
         if unknown:
             raise ConfigError(f"study {self.name}: unknown task(s) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
 
@@ -113,11 +125,14 @@ class StudySpec:
         q = {**QUICK_DEFAULTS, **self.quick}
         train = {**self.train, "epochs": int(q.pop("epochs")), "patience": 0}
         data = {**self.data, **q.pop("data", {})}
+        keep = q.pop("runs", None)
+        runs = [r for r in self.runs if keep is None or r.name in keep]
         return StudySpec(
-            name=self.name, runs=self.runs, title=self.title, claim=self.claim, kind=self.kind,
+            name=self.name, runs=runs, title=self.title, claim=self.claim, kind=self.kind,
             tasks=q.pop("tasks", self.tasks), seeds=int(q.pop("seeds")), jets_per_class=int(q.pop("jets_per_class")),
             floor=self.floor, data=data, train=train, columns=self.columns, figures=self.figures,
-            bench={**self.bench, **q.pop("bench", {})}, quick=self.quick, source=self.source, is_quick=True,
+            bench={**self.bench, **q.pop("bench", {})}, quantize={**self.quantize, **q.pop("quantize", {})},
+            firmware=self.firmware, quick=self.quick, source=self.source, is_quick=True,
         )
 
 
@@ -145,7 +160,7 @@ def parse_study(raw: dict, source: str = "") -> StudySpec:
     values = dict(raw)
     values["name"] = name
     values["runs"] = [_run_spec(r, name) for r in raw.get("runs") or []]
-    for key in ("data", "train", "bench", "quick"):
+    for key in ("data", "train", "bench", "quantize", "firmware", "quick"):
         if key in values and not isinstance(values[key] or {}, dict):
             raise ConfigError(f"study {name}: {key} must be a mapping")
         values[key] = dict(values.get(key) or {}) if key in values else StudySpec.__dataclass_fields__[key].default_factory()
