@@ -19,7 +19,7 @@ from saltjet.study import load_study, write_report
 from saltjet.study.spec import list_studies
 
 JET_STUDIES = ["compare", "sorting", "partitions", "multiplicity", "attention", "features"]
-ALL_STUDIES = JET_STUDIES + ["scaling", "pointcloud"]
+ALL_STUDIES = JET_STUDIES + ["scaling", "pointcloud", "trigger"]
 
 
 @pytest.fixture(scope="module")

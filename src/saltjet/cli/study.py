@@ -6,7 +6,8 @@ import argparse
 
 from saltjet.cli import positive_int
 
-HELP = "run a study of the paper (compare, sorting, partitions, multiplicity, scaling, attention, pointcloud, features)"
+HELP = ("run a study of the paper (compare, sorting, partitions, multiplicity, scaling, attention, pointcloud, "
+        "features) or the trigger path (trigger: quantise, emulate, firmware estimate)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -158,7 +158,7 @@ def trigger_findings(records: list[dict]) -> list[str]:
     losses = [100 * (r["float_accuracy"] - r["emulator_accuracy"]) for r in records if r.get("float_accuracy") is not None]
     if losses:
         out.append(f"Quantisation cost {min(losses):.2f} to {max(losses):.2f} accuracy points (target ≤ 1); "
-                   f"{sum(l <= 1.0 for l in losses)} of {len(losses)} runs within 1 point.")
+                   f"{sum(round(l, 9) <= 1.0 for l in losses)} of {len(losses)} runs within 1 point.")
     exact = sum(r["bit_exact"] for r in records)
     out.append(f"Emulator == QAT model bit for bit on every test jet in {exact} of {len(records)} runs.")
     fits = [r for r in records if r["fits_vu13p"]]
