@@ -212,12 +212,27 @@ def test_salt_n32_with_select_equals_the_emulator_where_da4mls_where_did_not():
 
 
 def test_select_is_where_on_masks():
+    """select(cond, a, b) traced by da4ml == np.where on every code, for the forms the SAL-T graph
+    uses: a signed value gated to 0 (two ReLUs), an unsigned one to 0 and a value to its type's
+    minimum (one ReLU each), a traced b, and constants; and the gate is shallow (≤ 2 delay units
+    for a mask of a signed 5-bit value, where cond·a cost 9)."""
     from saltjet.trigger.fixed import select
 
     trace_mod = pytest.importorskip("da4ml.trace")
     a_t, c_t = FixedType(True, 3, 2), FixedType(False, 1, 0)
     inp = trace_mod.FixedVariableArrayInput((2,))
     a, c = inp[0:1].quantize(*a_t.kif), inp[1:2].quantize(*c_t.kif)
-    comb = trace_mod.comb_trace(inp, select(c, a * 0.25, -3.5))
     grid = np.array([(v, m) for v in a_t.values() for m in (0.0, 1.0)])
-    np.testing.assert_array_equal(comb.predict(grid, n_threads=1).ravel(), select(grid[:, 1], grid[:, 0] * 0.25, -3.5))
+    cases = {
+        "scaled to a constant": (lambda x, m: select(m, x * 0.25, -3.5)),
+        "signed to 0": (lambda x, m: select(m, x, 0.0)),
+        "unsigned to 0": (lambda x, m: select(m, np.maximum(x, 0.0) if isinstance(x, np.ndarray) else x.relu(), 0.0)),
+        "to the type's minimum": (lambda x, m: select(m, x, a_t.min)),
+        "to another variable": (lambda x, m: select(m, x, x * 0.5 - 1.0)),
+        "constants": (lambda x, m: select(m, 2.75, -1.25)),
+    }
+    for name, fn in cases.items():
+        comb = trace_mod.comb_trace(inp, fn(a, c))
+        got = comb.predict(grid, n_threads=1).ravel()
+        np.testing.assert_array_equal(got, fn(grid[:, 0], grid[:, 1]), err_msg=name)
+    assert np.max(select(c, a, 0.0).latency) <= 2 < np.max((a * c).latency)
