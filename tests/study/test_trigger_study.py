@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from published_layouts import write_hls4ml
 from saltjet.cli import main
 from saltjet.errors import ConfigError
 from saltjet.study import load_study, write_report
+from saltjet.study.runner import run_study
 from saltjet.study.spec import parse_study
 from saltjet.study.trigger import VU13P_LUTS, trigger_figures, trigger_key
 
@@ -49,6 +52,14 @@ def test_trigger_quick_quantises_emulates_and_traces(trigger_out, capsys):
     assert main(["study", "trigger", "--quick", "--data", str(path), "--out", str(out)]) == 0
     assert "[trigger 1/1] 5class salt-narrow-n16 seed 0: done, skipped" in capsys.readouterr().err
     assert (run_dir / "trigger.json").stat().st_mtime_ns == stamp
+    # other firmware settings re-trace the design but keep the quantised run
+    qat_stamp = (run_dir / "qrun" / "quant_spec.json").stat().st_mtime_ns
+    spec_file = out / "trigger_hard_dc.yaml"
+    raw = yaml.safe_load(Path(load_study("trigger").source).read_text())
+    spec_file.write_text(yaml.safe_dump({**raw, "firmware": {"clock_mhz": 200, "hard_dc": -1}}))
+    results = run_study(str(spec_file), data=str(path), quick=True, out=out, quiet=True)
+    assert (run_dir / "qrun" / "quant_spec.json").stat().st_mtime_ns == qat_stamp
+    assert results["trigger"][0]["hard_dc"] == -1 and row["hard_dc"] == 0
 
 
 def _record(label: str, n: int, lut: int, stages: int, float_acc: float, emu_acc: float, exact: bool = True) -> dict:

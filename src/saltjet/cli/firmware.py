@@ -24,6 +24,16 @@ def _positive_number(text: str) -> float:
     return value
 
 
+def _hard_dc(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= -1, got {text!r}") from None
+    if value < -1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= -1, got {value}")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, metavar="QRUN", help="quantised run directory written by saltjet quantize")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (hls/, verilog/, report.json)")
@@ -33,6 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="clock the latency is stated at (default 200 MHz)")
     p.add_argument("--latency-cutoff", type=_positive_number, default=None, metavar="UNITS",
                    help="da4ml delay units per pipeline stage (default: the clock period in ns, da4ml's 5 at 200 MHz)")
+    p.add_argument("--hard-dc", type=_hard_dc, default=0, metavar="LEVELS",
+                   help="adder levels a constant matrix product may add over the shallowest tree (da4ml's "
+                        "hard_dc): 0 = lowest latency (default), -1 = no limit (fewest LUTs)")
     p.add_argument("--csim", action="store_true",
                    help="compile the emitted HLS with g++ (and the Verilog with Verilator where installed) and "
                         "compare them and da4ml's interpreter with the emulator on --data jets; exit 1 on any mismatch")
@@ -72,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"no jets in the {args.split} part of {' '.join(args.data)}")
     start = time.perf_counter()
     design, report = build_salt(spec, args.out, hls=hls, verilog=verilog, clock_mhz=args.clock_mhz,
-                                latency_cutoff=cutoff, qrun=args.run)
+                                latency_cutoff=cutoff, qrun=args.run, hard_dc=args.hard_dc)
     emitted = " and ".join(report["emitted"])
     print(f"{emitted} for SAL-T n={spec.n_particles} written to {args.out} in {time.perf_counter() - start:.1f} s")
     for what, why in report["not_emitted"].items():

@@ -30,13 +30,14 @@ from saltjet.training.run import write_json
 
 TRIGGER_FILE = "trigger.json"
 QRUN_DIR = "qrun"
+QAT_DONE_FILE = "study_qat.json"  # in RUN/qrun/: the quantisation's key and summary (its presence = QRUN done)
 VU13P_LUTS = 1_728_000  # Xilinx Virtex UltraScale+ VU13P
 LATENCY_TARGET_NS = 100.0
 DEFAULT_CLOCK_MHZ = 200.0
 # The anchor issue 13 names; published on the hls4ml LHC jet data (150 particles), not on saltjet's jets
 JEDI_LINEAR = {"name": "JEDI-linear", "source": "arXiv:2508.15468", "accuracy": 0.8156, "latency_ns_below": 60.0,
                "data": "hls4ml LHC jets, 150 particles (not saltjet's generated jets: accuracies do not compare)"}
-FIRMWARE_KEYS = ("clock_mhz", "latency_cutoff")
+FIRMWARE_KEYS = ("clock_mhz", "latency_cutoff", "hard_dc")
 
 
 def check_settings(spec) -> None:
@@ -53,9 +54,11 @@ def check_settings(spec) -> None:
         raise ConfigError(f"study {spec.name}: the fixed-point path converts SAL-T only; runs {', '.join(others)} are not salt")
 
 
-def trigger_key(spec, seed: int) -> str:
-    """What a run's trigger.json depends on beyond its float run: quantisation and firmware settings."""
-    raw = json.dumps({"quantize": spec.quantize, "firmware": spec.firmware, "seed": seed}, sort_keys=True)
+def trigger_key(spec, seed: int, firmware: bool = True) -> str:
+    """What a run's trigger.json depends on beyond its float run: quantisation and firmware settings
+    (quantisation alone with firmware=False: the key of RUN/qrun/, which firmware settings leave be)."""
+    raw = json.dumps({"quantize": spec.quantize, "firmware": spec.firmware if firmware else None, "seed": seed},
+                     sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -69,21 +72,31 @@ def quantize_and_trace(run_dir: Path, paths: list[str], spec, seed: int, say: Ca
     """Quantise one float run, score float / QAT / emulator on its test jets, trace its firmware:
     the run's trigger record (also written to RUN/trigger.json)."""
     from saltjet.trigger.compare import compare_run
+    from saltjet.trigger.firmware import DEFAULT_HARD_DC
     from saltjet.trigger.firmware_salt import trace_salt
     from saltjet.trigger.qat import quantize_run
     from saltjet.trigger.spec import QuantSpec
 
     opts = _qat_options(spec, seed)
     qdir = run_dir / QRUN_DIR
+    done = qdir / QAT_DONE_FILE
+    qat_key = trigger_key(spec, seed, firmware=False)
     t0 = time.perf_counter()
-    _, summary = quantize_run(run_dir, paths, qdir, opts, log=lambda s: say(f"  quantize: {s}"))
+    previous = json.loads(done.read_text()) if done.is_file() else {}
+    if previous.get("qat_key") == qat_key:
+        summary, qat_seconds = previous["summary"], previous.get("seconds")
+        say("  quantize: done, read back")
+    else:
+        _, summary = quantize_run(run_dir, paths, qdir, opts, log=lambda s: say(f"  quantize: {s}"))
+        qat_seconds = time.perf_counter() - t0
+        write_json(done, {"qat_key": qat_key, "summary": summary, "seconds": qat_seconds}, indent=1)
     t1 = time.perf_counter()
     scores = compare_run(qdir, paths, split="test")
     t2 = time.perf_counter()
-    design = trace_salt(QuantSpec.load(qdir))
-    clock = float(spec.firmware.get("clock_mhz", DEFAULT_CLOCK_MHZ))
-    if "latency_cutoff" in spec.firmware:
-        design.to_pipeline(float(spec.firmware["latency_cutoff"]))
+    fw_opts = spec.firmware
+    design = trace_salt(QuantSpec.load(qdir), int(fw_opts.get("hard_dc", DEFAULT_HARD_DC)))
+    clock = float(fw_opts.get("clock_mhz", DEFAULT_CLOCK_MHZ))
+    design.to_pipeline(float(fw_opts.get("latency_cutoff", 1000.0 / clock)))  # da4ml: 5 units per 5 ns stage
     fw = design.report(clock)
     t3 = time.perf_counter()
     record = {
@@ -91,8 +104,9 @@ def quantize_and_trace(run_dir: Path, paths: list[str], spec, seed: int, say: Ca
         "qat_summary": summary, **{k: v for k, v in scores.items() if k not in ("qrun", "bits")},
         "lut": fw["lut"], "ff": fw["ff"], "dsp": fw["dsp"], "pipeline_stages": fw["pipeline_stages"],
         "latency_ns": fw["latency_ns"], "clock_mhz": fw["clock_mhz"], "operations": fw["operations"],
-        "mul_var_var": fw["operations"].get("mul_var_var", 0), "da4ml_version": fw["da4ml_version"],
-        "seconds": {"quantize": t1 - t0, "emulate": t2 - t1, "firmware_estimate": t3 - t2},
+        "mul_var_var": fw["operations"].get("mul_var_var", 0), "hard_dc": fw["hard_dc"],
+        "da4ml_version": fw["da4ml_version"],
+        "seconds": {"quantize": qat_seconds, "emulate": t2 - t1, "firmware_estimate": t3 - t2},
     }
     write_json(run_dir / TRIGGER_FILE, record, indent=1)
     return record

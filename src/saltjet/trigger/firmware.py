@@ -38,6 +38,10 @@ from saltjet.trigger.fixed import FixedType, quantize_np
 
 DEFAULT_CLOCK_MHZ = 200.0
 DEFAULT_LATENCY_CUTOFF = 5.0  # da4ml delay units per pipeline stage (its default for a 5 ns clock)
+# da4ml's CMVM solver option `hard_dc`: how many adder levels a constant matrix product may add over
+# the shallowest tree (-1: no limit, da4ml's default, fewest adders). 0 measured on an n=32 SAL-T QRUN:
+# combinational delay 123 -> 106 units, 25 -> 22 stages, +0.5 % LUTs (docs/TRIGGER.md)
+DEFAULT_HARD_DC = 0
 PROJECT = "saltjet_fw"  # top-level name of the emitted HLS function / Verilog module
 # da4ml's opcode numbers (da4ml.types.Op) -> what they build, for the report's operation counts
 OPCODES = {-1: "input", 0: "add", 1: "sub", 2: "relu", -2: "relu", 3: "quantize", -3: "quantize",
@@ -112,6 +116,7 @@ class Design:
     pipeline: Any = None
     latency_cutoff: float = DEFAULT_LATENCY_CUTOFF
     seconds: dict[str, float] = field(default_factory=dict)
+    hard_dc: int = -1
 
     @property
     def n_inputs(self) -> int:
@@ -168,6 +173,7 @@ class Design:
             "latency_ns": stages * period,
             "initiation_interval": 1,
             "latency_cutoff_delay_units": self.latency_cutoff,
+            "hard_dc": self.hard_dc,
             "combinational_delay_units": delay,
             "operations": counts,
             "lookup_tables": len(self.comb.lookup_tables or ()),
@@ -191,8 +197,9 @@ class Design:
         }
 
 
-def trace(forward: Callable[..., Any], ports: Sequence[Port]) -> Design:
-    """Trace forward(*arrays) (one array per port, shaped port.shape) with da4ml into a Design.
+def trace(forward: Callable[..., Any], ports: Sequence[Port], hard_dc: int = DEFAULT_HARD_DC) -> Design:
+    """Trace forward(*arrays) (one array per port, shaped port.shape) with da4ml into a Design;
+    `hard_dc` is da4ml's adder-depth slack for products with constants (see DEFAULT_HARD_DC).
 
     Every port enters as the codes of its type(s) (truncating, wrapping input registers); the
     forward's own quantize of an input to the same type is then free. The output (any shape) is
@@ -202,7 +209,9 @@ def trace(forward: Callable[..., Any], ports: Sequence[Port]) -> Design:
     if not ports:
         raise ConfigError("a design needs at least one input port")
     start = time.perf_counter()
-    flat = trace_mod.FixedVariableArrayInput((sum(p.size for p in ports),))
+    if int(hard_dc) < -1:
+        raise ConfigError(f"hard_dc must be -1 (no limit) or a number of adder levels >= 0, got {hard_dc}")
+    flat = trace_mod.FixedVariableArrayInput((sum(p.size for p in ports),), solver_options={"hard_dc": int(hard_dc)})
     arrays, offset = [], 0
     for p in ports:
         k, i, f = p.kif()
@@ -211,7 +220,7 @@ def trace(forward: Callable[..., Any], ports: Sequence[Port]) -> Design:
     out = forward(*arrays)
     out_shape = tuple(np.shape(out._vars)) if hasattr(out, "_vars") else tuple(np.shape(out))
     comb = trace_mod.comb_trace(flat, out, keep_dead_inputs=True)
-    design = Design(comb, ports, out_shape)
+    design = Design(comb, ports, out_shape, hard_dc=int(hard_dc))
     design.seconds["trace"] = time.perf_counter() - start
     return design
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from saltjet.errors import ConfigError
 from saltjet.trigger.emulator import MASK_TYPE, NumpyOps, emulate, fixed_forward
-from saltjet.trigger.firmware import DEFAULT_CLOCK_MHZ, Design, Port, emit, trace
+from saltjet.trigger.firmware import DEFAULT_CLOCK_MHZ, DEFAULT_HARD_DC, Design, Port, emit, trace
 from saltjet.trigger.fixed import select
 from saltjet.trigger.spec import QuantSpec
 
@@ -48,10 +48,10 @@ class FirmwareOps(NumpyOps):
         return select(cond, a, b)
 
 
-def trace_salt(spec: QuantSpec) -> Design:
+def trace_salt(spec: QuantSpec, hard_dc: int = DEFAULT_HARD_DC) -> Design:
     """da4ml's trace of `fixed_forward(x, mask, spec)` for one jet (with FirmwareOps)."""
     ops = FirmwareOps(spec)
-    return trace(lambda x, mask: fixed_forward(x, mask, spec, ops), salt_ports(spec))
+    return trace(lambda x, mask: fixed_forward(x, mask, spec, ops), salt_ports(spec), hard_dc)
 
 
 def salt_inputs(design: Design, spec: QuantSpec, x: np.ndarray, mask: np.ndarray,
@@ -87,10 +87,10 @@ def describe_spec(spec: QuantSpec, qrun: str | Path | None = None) -> dict:
 
 def build_salt(spec: QuantSpec, out_dir: str | Path, hls: bool = True, verilog: bool = True,
                clock_mhz: float = DEFAULT_CLOCK_MHZ, latency_cutoff: float | None = None,
-               qrun: str | Path | None = None) -> tuple[Design, dict]:
+               qrun: str | Path | None = None, hard_dc: int = DEFAULT_HARD_DC) -> tuple[Design, dict]:
     """Trace the SAL-T of `spec`, emit HLS and/or Verilog into out_dir, write report.json:
     (design, report)."""
-    design = trace_salt(spec)
+    design = trace_salt(spec, hard_dc)
     report = emit(design, out_dir, hls=hls, verilog=verilog, clock_mhz=clock_mhz, latency_cutoff=latency_cutoff,
                   extra={"model": describe_spec(spec, qrun)})
     return design, report
