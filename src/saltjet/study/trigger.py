@@ -68,45 +68,53 @@ def _qat_options(spec, seed: int):
     return QATOptions(**{**spec.quantize, "seed": seed})
 
 
+def _quantize_once(run_dir: Path, paths: list[str], spec, seed: int, say: Callable[[str], None]) -> tuple[dict, float]:
+    """RUN/qrun/ from the float run (read back when its key matches): (QAT summary, seconds)."""
+    from saltjet.trigger.qat import quantize_run
+
+    done = run_dir / QRUN_DIR / QAT_DONE_FILE
+    key = trigger_key(spec, seed, firmware=False)
+    previous = json.loads(done.read_text()) if done.is_file() else {}
+    if previous.get("qat_key") == key:
+        say("  quantize: done, read back")
+        return previous["summary"], previous.get("seconds")
+    start = time.perf_counter()
+    _, summary = quantize_run(run_dir, paths, run_dir / QRUN_DIR, _qat_options(spec, seed),
+                              log=lambda s: say(f"  quantize: {s}"))
+    seconds = time.perf_counter() - start
+    write_json(done, {"qat_key": key, "summary": summary, "seconds": seconds}, indent=1)
+    return summary, seconds
+
+
+def _firmware_estimate(qdir: Path, firmware: dict) -> dict:
+    """da4ml's report of the traced design of a QRUN (nothing emitted), at the study's clock."""
+    from saltjet.trigger.firmware import DEFAULT_HARD_DC
+    from saltjet.trigger.firmware_salt import trace_salt
+    from saltjet.trigger.spec import QuantSpec
+
+    design = trace_salt(QuantSpec.load(qdir), int(firmware.get("hard_dc", DEFAULT_HARD_DC)))
+    clock = float(firmware.get("clock_mhz", DEFAULT_CLOCK_MHZ))
+    design.to_pipeline(float(firmware.get("latency_cutoff", 1000.0 / clock)))  # da4ml: 5 units per 5 ns stage
+    return design.report(clock)
+
+
 def quantize_and_trace(run_dir: Path, paths: list[str], spec, seed: int, say: Callable[[str], None]) -> dict:
     """Quantise one float run, score float / QAT / emulator on its test jets, trace its firmware:
     the run's trigger record (also written to RUN/trigger.json)."""
     from saltjet.trigger.compare import compare_run
-    from saltjet.trigger.firmware import DEFAULT_HARD_DC
-    from saltjet.trigger.firmware_salt import trace_salt
-    from saltjet.trigger.qat import quantize_run
-    from saltjet.trigger.spec import QuantSpec
 
-    opts = _qat_options(spec, seed)
-    qdir = run_dir / QRUN_DIR
-    done = qdir / QAT_DONE_FILE
-    qat_key = trigger_key(spec, seed, firmware=False)
-    t0 = time.perf_counter()
-    previous = json.loads(done.read_text()) if done.is_file() else {}
-    if previous.get("qat_key") == qat_key:
-        summary, qat_seconds = previous["summary"], previous.get("seconds")
-        say("  quantize: done, read back")
-    else:
-        _, summary = quantize_run(run_dir, paths, qdir, opts, log=lambda s: say(f"  quantize: {s}"))
-        qat_seconds = time.perf_counter() - t0
-        write_json(done, {"qat_key": qat_key, "summary": summary, "seconds": qat_seconds}, indent=1)
+    summary, qat_seconds = _quantize_once(run_dir, paths, spec, seed, say)
     t1 = time.perf_counter()
-    scores = compare_run(qdir, paths, split="test")
+    scores = compare_run(run_dir / QRUN_DIR, paths, split="test")
     t2 = time.perf_counter()
-    fw_opts = spec.firmware
-    design = trace_salt(QuantSpec.load(qdir), int(fw_opts.get("hard_dc", DEFAULT_HARD_DC)))
-    clock = float(fw_opts.get("clock_mhz", DEFAULT_CLOCK_MHZ))
-    design.to_pipeline(float(fw_opts.get("latency_cutoff", 1000.0 / clock)))  # da4ml: 5 units per 5 ns stage
-    fw = design.report(clock)
-    t3 = time.perf_counter()
+    fw = _firmware_estimate(run_dir / QRUN_DIR, spec.firmware)
     record = {
-        "trigger_key": trigger_key(spec, seed), "qrun": QRUN_DIR, "quantize_options": asdict(opts),
+        "trigger_key": trigger_key(spec, seed), "qrun": QRUN_DIR, "quantize_options": asdict(_qat_options(spec, seed)),
         "qat_summary": summary, **{k: v for k, v in scores.items() if k not in ("qrun", "bits")},
-        "lut": fw["lut"], "ff": fw["ff"], "dsp": fw["dsp"], "pipeline_stages": fw["pipeline_stages"],
-        "latency_ns": fw["latency_ns"], "clock_mhz": fw["clock_mhz"], "operations": fw["operations"],
-        "mul_var_var": fw["operations"].get("mul_var_var", 0), "hard_dc": fw["hard_dc"],
-        "da4ml_version": fw["da4ml_version"],
-        "seconds": {"quantize": qat_seconds, "emulate": t2 - t1, "firmware_estimate": t3 - t2},
+        **{k: fw[k] for k in ("lut", "ff", "dsp", "pipeline_stages", "latency_ns", "clock_mhz", "operations", "hard_dc",
+                              "da4ml_version")},
+        "mul_var_var": fw["operations"].get("mul_var_var", 0),
+        "seconds": {"quantize": qat_seconds, "emulate": t2 - t1, "firmware_estimate": time.perf_counter() - t2},
     }
     write_json(run_dir / TRIGGER_FILE, record, indent=1)
     return record
