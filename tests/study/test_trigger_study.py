@@ -83,7 +83,7 @@ def test_trigger_report_and_figure_come_from_results(tmp_path):
     big = next(l for l in report.splitlines() if l.startswith("| big |"))
     assert "| 66.00 | 65.50 = 65.50 | 0.50 |" in small and "| 200,000 |" in small and small.endswith("| yes | **no** |")
     assert "| 5,400,000 |" in big and big.endswith("| **no** | **no** |")
-    assert "Quantisation cost 0.50 to 1.00 accuracy points (target ≤ 1); 2 of 2 runs within 1 point." in report
+    assert "Quantisation cost 0.50 to 1.00 accuracy points (float − quantised; negative: the quantised run scored higher; target ≤ 1); 2 of 2 runs within 1 point." in report
     assert "Does not fit one VU13P: big." in report and "Latency ≤ 100 ns: none" in report
     # change the numbers: the table and the findings follow
     changed = copy.deepcopy(results)

@@ -152,6 +152,10 @@ def _widths(r: dict) -> str:
     return f"d={o.get('d_model', 16)}, {heads} head{'s' if heads > 1 else ''}"
 
 
+def _signed(points: float) -> str:
+    return f"{points:.2f}".replace("-", "−")
+
+
 def trigger_table(records: list[dict]) -> str:
     """Markdown table: one row per quantised run (float, QAT and emulator accuracy on the test jets,
     bit-exactness, widths, da4ml's LUT / FF estimate, stages and latency)."""
@@ -164,7 +168,7 @@ def trigger_table(records: list[dict]) -> str:
                  "—" if r.get("float_accuracy") is None else f"{100 * r['float_accuracy']:.2f}",
                  f"{100 * r['qat_accuracy']:.2f} = {100 * r['emulator_accuracy']:.2f}" if r["bit_exact"]
                  else f"{100 * r['qat_accuracy']:.2f} ≠ {100 * r['emulator_accuracy']:.2f}",
-                 "—" if loss is None else f"{loss:.2f}",
+                 "—" if loss is None else _signed(loss),
                  f"{r['bit_exact_jets']:,} / {r['jets']:,}", f"{r['min_bits']}–{r['max_bits']} ({r['mean_bits']:.2f})",
                  f"{r['lut']:,}", f"{r['ff']:,}", str(r["pipeline_stages"]), f"{r['latency_ns']:.0f}",
                  "yes" if r["fits_vu13p"] else "**no**", "yes" if r["meets_latency_target"] else "**no**"]
@@ -179,7 +183,8 @@ def trigger_findings(records: list[dict]) -> list[str]:
     out = []
     losses = [100 * (r["float_accuracy"] - r["emulator_accuracy"]) for r in records if r.get("float_accuracy") is not None]
     if losses:
-        out.append(f"Quantisation cost {min(losses):.2f} to {max(losses):.2f} accuracy points (target ≤ 1); "
+        out.append(f"Quantisation cost {_signed(min(losses))} to {_signed(max(losses))} accuracy points (float − quantised; "
+                   "negative: the quantised run scored higher; target ≤ 1); "
                    f"{sum(round(l, 9) <= 1.0 for l in losses)} of {len(losses)} runs within 1 point.")
     exact = sum(r["bit_exact"] for r in records)
     out.append(f"Emulator == QAT model bit for bit on every test jet in {exact} of {len(records)} runs.")
@@ -222,17 +227,19 @@ def trigger_figures(records: list[dict], out: Path) -> list[Path]:
         colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
         for (widths, rows), colour in zip(sorted(groups.items()), colours):
             rows = sorted(rows, key=lambda r: r["n_particles"])
-            for ax, key in zip(axes, ("lut", "latency_ns")):
+            for ax, key, line in zip(axes, ("lut", "latency_ns"), ("o-", "o")):  # latency is not monotonic in n
                 x = [r[key] for r in rows]
-                ax.plot(x, [100 * r["emulator_accuracy"] for r in rows], "o-", color=colour,
+                ax.plot(x, [100 * r["emulator_accuracy"] for r in rows], line, color=colour,
                         label=f"SAL-T {widths}, quantised")
                 ax.plot(x, [100 * r["float_accuracy"] for r in rows], "o", mfc="none", color=colour,
                         label=f"SAL-T {widths}, float")
-                for r in rows:
-                    ax.annotate(f"n={r['n_particles']}", (r[key], 100 * r["emulator_accuracy"]),
-                                textcoords="offset points", xytext=(6, -14), fontsize=12, color=colour)
+                for i, r in enumerate(rows):  # labels alternate sides: neighbouring latencies are close
+                    side = (8, "left") if key == "lut" or i % 2 else (-8, "right")
+                    ax.annotate(f"n={r['n_particles']}", (r[key], 100 * r["emulator_accuracy"]), textcoords="offset points",
+                                xytext=(side[0], -4), ha=side[1], va="top", fontsize=12, color=colour)
         axes[0].axvline(VU13P_LUTS, ls="--", color="grey")
-        axes[0].text(VU13P_LUTS, 0.03, " one VU13P", transform=axes[0].get_xaxis_transform(), color="grey", fontsize=13)
+        axes[0].text(VU13P_LUTS, 0.97, " one VU13P", transform=axes[0].get_xaxis_transform(), color="grey", fontsize=13,
+                     va="top")
         luts = [r["lut"] for r in records]
         axes[0].set_xscale("log")
         axes[0].set_xlim(min(luts) / 2, max(max(luts), VU13P_LUTS) * 2)
@@ -241,11 +248,11 @@ def trigger_figures(records: list[dict], out: Path) -> list[Path]:
         axes[0].set_ylabel("test accuracy [%]")
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=12)
         axes[1].axvline(LATENCY_TARGET_NS, ls="--", color="grey")
-        axes[1].text(LATENCY_TARGET_NS, 0.03, " 100 ns target", transform=axes[1].get_xaxis_transform(), color="grey",
-                     fontsize=13)
+        axes[1].text(LATENCY_TARGET_NS, 0.97, "100 ns target ", transform=axes[1].get_xaxis_transform(), color="grey",
+                     fontsize=13, va="top", ha="right")
         axes[1].axvline(JEDI_LINEAR["latency_ns_below"], ls=":", color="tab:red")
-        axes[1].text(JEDI_LINEAR["latency_ns_below"], 0.85, " JEDI-linear\n < 60 ns\n (other data)",
-                     transform=axes[1].get_xaxis_transform(), color="tab:red", fontsize=12)
+        axes[1].text(JEDI_LINEAR["latency_ns_below"], 0.97, "JEDI-linear\n< 60 ns\n(other data) ",
+                     transform=axes[1].get_xaxis_transform(), color="tab:red", fontsize=12, va="top", ha="right")
         axes[1].set_xlabel(f"latency [ns] (stages at {records[0]['clock_mhz']:g} MHz, estimate)", fontsize=18)
         axes[1].set_xlim(0, max(r["latency_ns"] for r in records) * 1.2)
         fig.suptitle(f"SAL-T in fixed point, {records[0]['task']}: {records[0]['jets']:,} test jets", fontsize=16)
