@@ -225,7 +225,8 @@ def trigger_figures(records: list[dict], out: Path) -> list[Path]:
         fig = Figure(figsize=(14, 7), layout="constrained")
         axes = fig.subplots(1, 2, sharey=True)
         colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
-        for (widths, rows), colour in zip(sorted(groups.items()), colours):
+        ordered = sorted(groups.items(), key=lambda kv: -int((kv[1][0].get("model_options") or {}).get("d_model", 16)))
+        for g, ((widths, rows), colour) in enumerate(zip(ordered, colours)):  # widest first
             rows = sorted(rows, key=lambda r: r["n_particles"])
             for ax, key, line in zip(axes, ("lut", "latency_ns"), ("o-", "o")):  # latency is not monotonic in n
                 x = [r[key] for r in rows]
@@ -235,8 +236,9 @@ def trigger_figures(records: list[dict], out: Path) -> list[Path]:
                         label=f"SAL-T {widths}, float")
                 for i, r in enumerate(rows):  # labels alternate sides: neighbouring latencies are close
                     side = (8, "left") if key == "lut" or i % 2 else (-8, "right")
+                    dy, va = (-4, "top") if g % 2 == 0 else (5, "bottom")  # alternate groups label below / above
                     ax.annotate(f"n={r['n_particles']}", (r[key], 100 * r["emulator_accuracy"]), textcoords="offset points",
-                                xytext=(side[0], -4), ha=side[1], va="top", fontsize=12, color=colour)
+                                xytext=(side[0], dy), ha=side[1], va=va, fontsize=12, color=colour)
         axes[0].axvline(VU13P_LUTS, ls="--", color="grey")
         axes[0].text(VU13P_LUTS, 0.97, " one VU13P", transform=axes[0].get_xaxis_transform(), color="grey", fontsize=13,
                      va="top")
