@@ -7,6 +7,7 @@ report-regeneration, parsing, scaling and error tests are fast. Jet studies read
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -263,6 +264,26 @@ def test_costs_are_measured_once_per_study_folder(jets_file, compare_out, monkey
 
     monkeypatch.setattr(evaluation, "model_cost", fail)
     assert main(["study", "compare", "--quick", "--quiet", "--data", str(jets_file), "--out", str(compare_out)]) == 0
+
+
+def test_cached_costs_keep_the_latency_and_recount_params_and_flops(tmp_path):
+    """A FLOP count cached before the counting changed is replaced on the next render; the
+    measured latency stays."""
+    import torch
+
+    from saltjet.models import model_config
+    from saltjet.study.evaluation import cached_model_cost, model_counts
+    from saltjet.training.run import RunInfo
+
+    config = model_config("salt", n_features=6, n_particles=32)
+    info = RunInfo(model="salt", model_config=dataclasses.asdict(config), class_names=list("gqWZt"),
+                   sort_by="kt", feature_names=["f"] * 6)
+    key = json.dumps([info.model, info.model_config, False, torch.get_num_threads()], sort_keys=True)
+    stale = {"params": 1, "flops": 2.0, "latency_ms": 0.123, "latency_batch": 256, "threads": 1}
+    (tmp_path / "costs.json").write_text(json.dumps({key: stale}))
+    cost = cached_model_cost(tmp_path, info, quick=False)
+    assert cost["latency_ms"] == 0.123 and cost == {**stale, **model_counts("salt", info.model_config)}
+    assert cost["flops"] > 1e4 and json.loads((tmp_path / "costs.json").read_text())[key] == cost
 
 
 @pytest.mark.slow

@@ -44,20 +44,27 @@ def model_cost(model_name: str, model_config: dict, batch: int = 256, repeats: i
     """
     config = make_config(model_name, **model_config)
     model = create_model(model_name, config).eval()
-    n, f = config.n_particles, config.n_features
-    flops = float(analytic_flops(model).total)
-    x, mask = random_jets(batch, n, f, seed=0)
+    x, mask = random_jets(batch, config.n_particles, config.n_features, seed=0)
     with torch.inference_mode():
         timing = time_forward(model, x, mask, repeats=repeats, warmup=2)
-    return {"params": count_parameters(model), "flops": flops,
-            "latency_ms": 1e3 * timing.median_s / batch, "latency_batch": batch,
+    return {**model_counts(model), "latency_ms": 1e3 * timing.median_s / batch, "latency_batch": batch,
             "threads": torch.get_num_threads()}
 
 
+def model_counts(model_or_name, model_config: dict | None = None) -> dict:
+    """Parameters and analytic FLOPs per jet of a model (or of a model name and config): counted,
+    not measured, so cheap enough to recompute whenever a report is rendered."""
+    model = model_or_name
+    if isinstance(model_or_name, str):
+        model = create_model(model_or_name, make_config(model_or_name, **(model_config or {})))
+    return {"params": count_parameters(model), "flops": float(analytic_flops(model).total)}
+
+
 def cached_model_cost(out: Path, info, quick: bool) -> dict:
-    """`model_cost` of a run's model (`info`: its `saltjet.training.run` info), measured once per study folder
-    `out` and kept in OUT/costs.json, so re-rendering a report does not re-time every model.
-    `quick` uses a tiny batch (smoke tests)."""
+    """`model_cost` of a run's model (`info`: its `saltjet.training.run` info), its latency measured once
+    per study folder `out` and kept in OUT/costs.json, so re-rendering a report does not re-time every
+    model; parameters and FLOPs are recounted each time (a changed count, e.g. after the attention's
+    FLOP accounting changed, must not hide behind the cache). `quick` uses a tiny batch (smoke tests)."""
     path = Path(out) / COSTS_FILE
     try:
         cache = json.loads(path.read_text())
@@ -67,6 +74,10 @@ def cached_model_cost(out: Path, info, quick: bool) -> dict:
     if key not in cache:
         cache[key] = (model_cost(info.model, info.model_config, batch=16, repeats=2) if quick
                       else model_cost(info.model, info.model_config))
+        write_json(path, cache, indent=1)
+    counts = model_counts(info.model, info.model_config)  # the latency is kept; counts follow the code
+    if any(cache[key].get(k) != v for k, v in counts.items()):
+        cache[key].update(counts)
         write_json(path, cache, indent=1)
     return cache[key]
 
