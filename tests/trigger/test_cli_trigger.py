@@ -45,6 +45,8 @@ def test_quantize_then_emulate_bit_exact(float_run, tmp_path, capsys):
     (["quantize", "--run", "RUN", "--data", "no/such.h5", "--out", "q"], "no/such.h5"),
     (["emulate", "--run", "RUN", "--data", "DATA"], "not a quantised run"),
     (["emulate", "--run", "no/such/qrun", "--data", "DATA"], "does not exist"),
+    (["firmware", "--run", "RUN", "--out", "q", "--hard-dc", "-2"], "--hard-dc: expected a number ≥ -1, got -2"),
+    (["firmware", "--run", "RUN", "--out", "q", "--hard-dc", "two"], "--hard-dc: expected a whole number"),
 ])
 def test_bad_input_is_one_line_and_exit_2(float_run, tmp_path, capsys, argv, fragment):
     argv = [str(float_run / "run") if a == "RUN" else str(float_run / "jetImage_0_150p_0.h5") if a == "DATA"

@@ -32,7 +32,8 @@ COMMANDS = {
 }
 
 
-def _whole_number(text: str, low: int) -> int:
+def int_at_least(text: str, low: int) -> int:
+    """argparse helper: text as an integer ≥ low, or an ArgumentTypeError naming the bound."""
     try:
         value = int(text)
     except ValueError:
@@ -44,12 +45,12 @@ def _whole_number(text: str, low: int) -> int:
 
 def positive_int(text: str) -> int:
     """argparse type: an integer ≥ 1."""
-    return _whole_number(text, 1)
+    return int_at_least(text, 1)
 
 
 def non_negative_int(text: str) -> int:
     """argparse type: an integer ≥ 0."""
-    return _whole_number(text, 0)
+    return int_at_least(text, 0)
 
 
 def run_folder(text: str) -> str:

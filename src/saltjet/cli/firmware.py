@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from saltjet.cli import positive_int
+from saltjet.cli import int_at_least, positive_int
 
 HELP = ("emit FPGA firmware for a quantised run with da4ml (HLS C++ and/or Verilog) with a LUT/FF/DSP and "
         "latency estimate in report.json; --csim compiles it and checks it against the emulator bit for bit")
@@ -25,13 +25,8 @@ def _positive_number(text: str) -> float:
 
 
 def _hard_dc(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= -1, got {text!r}") from None
-    if value < -1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= -1, got {value}")
-    return value
+    """argparse type of --hard-dc: -1 (no limit) or a number of adder levels ≥ 0."""
+    return int_at_least(text, -1)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
