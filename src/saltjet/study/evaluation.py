@@ -75,6 +75,7 @@ def cached_model_cost(out: Path, info, quick: bool) -> dict:
         cache[key] = (model_cost(info.model, info.model_config, batch=16, repeats=2) if quick
                       else model_cost(info.model, info.model_config))
         write_json(path, cache, indent=1)
+        return cache[key]
     counts = model_counts(info.model, info.model_config)  # the latency is kept; counts follow the code
     if any(cache[key].get(k) != v for k, v in counts.items()):
         cache[key].update(counts)

@@ -124,9 +124,9 @@ def run_verilog(design: Design, path: Path, flat: np.ndarray, clock_period_ns: f
         for name in ("verilated", "verilated_threads"):
             src = Path(root) / "include" / f"{name}.cpp"
             if src.exists():
-                _run(["g++", "-std=c++17", "-fPIC", "-O", "-c", *include, str(src), "-o", str(obj / f"{name}.o")], sim, "g++")
+                _run(["g++", "-std=c++17", "-fPIC", "-O", "-c", *include, str(src), "-o", str(obj / f"{name}.o")], sim, f"g++ failed in {sim}")
                 objects.append(str(obj / f"{name}.o"))
-        _run(["ar", "rcs", str(obj / "libverilated.a"), *objects], sim, "ar")
+        _run(["ar", "rcs", str(obj / "libverilated.a"), *objects], sim, f"ar failed in {sim}")
     if not (obj / f"libV{prefix}.a").exists():
         shutil.copy(obj / f"V{prefix}__ALL.a", obj / f"libV{prefix}.a")
     _make(sim, env, f"lib{prefix}_{stamp}.so", "the Verilator binder")
@@ -137,18 +137,16 @@ def run_verilog(design: Design, path: Path, flat: np.ndarray, clock_period_ns: f
     return np.asarray(out), built, time.perf_counter() - start
 
 
-def _run(cmd: list[str], cwd: Path, what: str) -> None:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+def _run(cmd: list[str], cwd: Path, failure: str, env: dict | None = None) -> None:
+    """Run cmd in cwd; CsimError "`failure`: <last line of its stderr>" when it fails."""
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise CsimError(f"{what} failed in {cwd}: {last}")
+        raise CsimError(f"{failure}: {last}")
 
 
 def _make(sim: Path, env: dict, target: str, what: str) -> None:
-    done = subprocess.run(["make", "-f", "build_binder.mk", target], cwd=sim, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise CsimError(f"{what} could not build the Verilog in {sim}: {last}")
+    _run(["make", "-f", "build_binder.mk", target], sim, f"{what} could not build the Verilog in {sim}", env)
 
 
 def check(design: Design, flat: np.ndarray, expected: np.ndarray, work_dir: str | Path,

@@ -198,7 +198,8 @@ def fine_tune(qm: QSALT, train: Split, val: Split, opts: QATOptions, log=print,
         records[-1]["bits_frozen"] = settle
         snapshots.append(copy.deepcopy(qm))
         log(format_record(records[-1]))
-    eligible = [r for r in records if float_accuracy is None or float_accuracy - r["val_accuracy"] <= opts.max_loss / 100]
+    eligible = [] if float_accuracy is None else [r for r in records
+                                                  if float_accuracy - r["val_accuracy"] <= opts.max_loss / 100]
     if float_accuracy is None:
         chosen = records[-1]
     elif eligible:
