@@ -65,12 +65,13 @@ def run(args: argparse.Namespace) -> int:
     check_extras("trigger", purpose="saltjet firmware")
     from saltjet.training.run import write_json
     from saltjet.trigger.csim import check, summary, verilator_available
+    from saltjet.trigger.firmware import stage_cutoff
     from saltjet.trigger.firmware_salt import build_salt, check_csim_size, salt_inputs
     from saltjet.trigger.spec import QuantSpec
 
     spec = QuantSpec.load(args.run)
     hls, verilog = (args.hls, args.verilog) if (args.hls or args.verilog) else (True, True)
-    cutoff = args.latency_cutoff or 1000.0 / args.clock_mhz  # da4ml: 5 units per stage at 5 ns
+    cutoff = stage_cutoff(args.clock_mhz, args.latency_cutoff)
     jets = None
     if args.csim:  # read the jets first: a bad --data fails before minutes of tracing
         from saltjet.trigger.compare import jets_for

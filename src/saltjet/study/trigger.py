@@ -88,13 +88,13 @@ def _quantize_once(run_dir: Path, paths: list[str], spec, seed: int, say: Callab
 
 def _firmware_estimate(qdir: Path, firmware: dict) -> dict:
     """da4ml's report of the traced design of a QRUN (nothing emitted), at the study's clock."""
-    from saltjet.trigger.firmware import DEFAULT_HARD_DC
+    from saltjet.trigger.firmware import DEFAULT_HARD_DC, stage_cutoff
     from saltjet.trigger.firmware_salt import trace_salt
     from saltjet.trigger.spec import QuantSpec
 
     design = trace_salt(QuantSpec.load(qdir), int(firmware.get("hard_dc", DEFAULT_HARD_DC)))
     clock = float(firmware.get("clock_mhz", DEFAULT_CLOCK_MHZ))
-    design.to_pipeline(float(firmware.get("latency_cutoff", 1000.0 / clock)))  # da4ml: 5 units per 5 ns stage
+    design.to_pipeline(stage_cutoff(clock, firmware.get("latency_cutoff")))
     return design.report(clock)
 
 

@@ -49,6 +49,12 @@ OPCODES = {-1: "input", 0: "add", 1: "sub", 2: "relu", -2: "relu", 3: "quantize"
            9: "bit_unary", -9: "bit_unary", 10: "bit_binary"}
 
 
+def stage_cutoff(clock_mhz: float, latency_cutoff: float | None = None) -> float:
+    """Delay units per pipeline stage: `latency_cutoff` when given, else the clock period in ns (da4ml's
+    delay model: 5 units per stage at 5 ns, 200 MHz)."""
+    return float(latency_cutoff) if latency_cutoff else 1000.0 / clock_mhz
+
+
 def da4ml_module(name: str = "da4ml"):
     """Import da4ml (or a submodule) or stop with the one-line install hint of the trigger extra."""
     return require(name, "trigger", "the firmware path")
@@ -299,4 +305,4 @@ def load_report(path: str | Path) -> dict:
 
 
 __all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_LATENCY_CUTOFF", "Design", "Port", "emit", "hls_model", "load_report",
-           "trace", "verilog_model", "write_verilog", "VerilogCodegenError"]
+           "stage_cutoff", "trace", "verilog_model", "write_verilog", "VerilogCodegenError"]
