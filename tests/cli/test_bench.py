@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from saltjet.cli import main
 
 KEYS = {"model", "n_particles", "batch_size", "backend", "params", "flops", "latency_ms", "jets_per_s", "peak_mem_mb"}
@@ -41,6 +43,31 @@ def test_out_dir_gets_json_table_and_plot(tmp_path, capsys):
     assert "| salt | 8 | 2 | torch |" in table
     assert (out / "bench_scaling.png").stat().st_size > 1000
     assert "| transformer |" in capsys.readouterr().out
+
+
+def test_compiled_backend_runs_every_slot(capsys):
+    from saltjet.compiled import cxx_compiler
+
+    if cxx_compiler() is None:
+        pytest.skip("Inductor needs a C++ compiler on the CPU")
+    args = ["bench", "--quick", "--json", "--models", "salt,transformer", "--n", "8", "--batch", "2",
+            "--backend", "torch,compiled", "--threads", "1", "--repeats", "2", "--no-memory"]
+    assert main(args) == 0
+    records = json.loads(capsys.readouterr().out)
+    compiled = [r for r in records if r["backend"] == "compiled"]
+    assert len(records) == 4 and len(compiled) == 2
+    for r in compiled:  # a fixed-shape graph: all n slots, timed after compilation
+        assert r["n_run"] == r["n_particles"] and r["latency_ms"] > 0 and r["peak_mem_mb"] is None
+    assert {r["ratio_to_transformer"] for r in compiled if r["model"] == "transformer"} == {1.0}
+
+
+def test_compiled_backend_without_a_compiler_is_a_one_line_error(capsys, monkeypatch):
+    import saltjet.compiled
+
+    monkeypatch.setattr(saltjet.compiled, "cxx_compiler", lambda: None)
+    assert main(["bench", "--quick", "--backend", "compiled", "--device", "cpu", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "needs a C++ compiler" in err and len(err.strip().splitlines()) == 1
 
 
 def test_bad_options_are_one_line_errors(capsys):

@@ -27,12 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", type=_names, default=("salt", "linformer", "transformer"), help="default salt,linformer,transformer")
     p.add_argument("--n", type=_ints, default=(16, 32, 64, 150, 300, 600, 1024), help="particle counts (default 16,...,1024)")
     p.add_argument("--batch", type=_ints, default=(1, 1024), help="batch sizes (default 1,1024)")
-    p.add_argument("--backend", type=_names, default=("torch",), help="torch and/or onnxruntime (default torch)")
+    p.add_argument("--backend", type=_names, default=("torch",),
+                   help="torch (eager), compiled (TorchInductor, fixed shapes; needs g++ on the CPU) and/or onnxruntime "
+                        "(default torch)")
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads for torch and ORT (default: torch's)")
     p.add_argument("--repeats", type=positive_int, default=20, help="timed calls per case (default 20)")
     p.add_argument("--warmup", type=positive_int, default=3, help="untimed calls first (default 3)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto = cuda when present")
-    p.add_argument("--compile", action="store_true", help="torch backend: time torch.compile'd models")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     p.add_argument("--quick", action="store_true", help="n=16,150 batch=1,64, 3 repeats, GEMM 512: a smoke run")
     p.add_argument("--json", action="store_true", help="print the records as a JSON list instead of a table")
@@ -50,11 +51,19 @@ def run(args: argparse.Namespace) -> int:
     # before minutes of timing, not after: the extras the chosen backends and outputs need
     if "onnxruntime" in args.backend:
         check_extras("export", purpose="--backend onnxruntime")
+    if "compiled" in args.backend:
+        import torch
+
+        from saltjet.compiled import cxx_compiler
+        from saltjet.errors import ConfigError
+
+        if cxx_compiler() is None and not (args.device != "cpu" and torch.cuda.is_available()):
+            raise ConfigError("--backend compiled needs a C++ compiler (g++ or clang++, or set $CXX); none was found")
     if args.out:
         check_extras("plot", purpose="--out (bench_scaling.png)")
     options = BenchOptions(models=args.models, n_particles=args.n, batch_sizes=args.batch, backends=args.backend,
                            threads=args.threads, repeats=args.repeats, warmup=args.warmup, device=args.device,
-                           compile=args.compile, memory=not args.no_memory)
+                           memory=not args.no_memory)
     if args.quick:
         explicit = {a for a in ("n", "batch") if getattr(args, a) != add_defaults()[a]}
         options.n_particles = args.n if "n" in explicit else (16, 150)

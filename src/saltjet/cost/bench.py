@@ -14,11 +14,15 @@ depend on the weights), feeds it random kT-sorted jets with realistic multiplici
 - achieved FLOP/s and its fraction of a large fp32 GEMM (2048×2048 matmul) timed in the same run
   (the FLOP limit of this machine), from the FLOPs the call executes: eager PyTorch drops the slots
   that are padding in every jet of the batch (`trim_padding`), so it runs `n_run` ≤ n slots (the
-  batch's longest jet), while a traced graph (ONNX Runtime, `--compile`) runs all n,
+  batch's longest jet), while a fixed-shape graph (ONNX Runtime, compiled) runs all n,
 - latency ratio to the Transformer at the same (n, batch, backend) in the same run.
 
-The onnxruntime backend exports each model with `saltjet.cost.export.export_onnx` and times an ORT
-session (CPU provider, or CUDA when available and requested device is cuda).
+Backends:
+- torch: the eager model, `model(x, mask)` (input checks and padding trim included);
+- compiled: `saltjet.compiled.compile_for_inference` (TorchInductor, frozen weights, C++ wrapper on
+  the CPU, CUDA graphs on a GPU), one graph per (model, n, batch); compile time is not timed;
+- onnxruntime: `saltjet.cost.export.export_onnx`, timed in an ORT session (CPU provider, or CUDA
+  when available and the requested device is cuda).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from saltjet.models import count_parameters, create_model, list_models
 from saltjet.models.layers import trim_padding
 from saltjet.training.distributed import resolve_device
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("torch", "compiled", "onnxruntime")
 @dataclass
 class Timing:
     """Seconds per call: median, inter-quartile range, and the raw samples."""
@@ -169,7 +173,6 @@ class BenchOptions:
     repeats: int = 20
     warmup: int = 3
     device: str = "auto"
-    compile: bool = False
     gemm_size: int = 2048
     seed: int = 0
     memory: bool = True
@@ -203,10 +206,11 @@ class BenchRecord:
         return asdict(self)
 
 
-def _torch_runner(model, x, mask, options: BenchOptions):
-    if options.compile:
-        model = torch.compile(model, dynamic=False)
-    return lambda: model(x, mask)
+def _compiled_runner(model, x, mask):
+    from saltjet.compiled import compile_for_inference
+
+    compiled = compile_for_inference(model, x.shape[0], example=(x, mask))
+    return lambda: compiled(x, mask)
 
 
 def _ort_runner(model, x, mask, options: BenchOptions, workdir: Path):
@@ -254,7 +258,7 @@ def run_bench(options: BenchOptions, progress: bool = True) -> tuple[list[BenchR
     gemm = gemm_flops_per_s(options.gemm_size, device)
     context = {"device": str(device), "threads": threads, "gemm_size": options.gemm_size,
                "gemm_gflops_per_s": gemm / 1e9, "torch": torch.__version__, "repeats": options.repeats,
-               "warmup": options.warmup, "compile": options.compile}
+               "warmup": options.warmup}
     cases = [(m, n, b, be) for n in options.n_particles for b in options.batch_sizes
              for be in options.backends for m in sorted(options.models, key=lambda m: m != "transformer")]
     records: list[BenchRecord] = []
@@ -274,14 +278,16 @@ def run_bench(options: BenchOptions, progress: bool = True) -> tuple[list[BenchR
             x, mask = x.to(device), mask.to(device)
             flops = analytic_flops(model).total
             # slots the call runs: eager PyTorch trims all-padding trailing slots, traced graphs do not
-            n_run = n if backend != "torch" or options.compile else trim_padding(x, mask)[1].shape[1]
+            n_run = n if backend != "torch" else trim_padding(x, mask)[1].shape[1]
             flops_run = analytic_flops(model, n_particles=n_run).total
             counted = measured_flops(model, x[:1], mask[:1]) if backend == "torch" else None
             if backend == "torch":
-                call = _torch_runner(model, x, mask, options)
+                call = lambda: model(x, mask)  # noqa: E731 (bound to this iteration's model)
+            elif backend == "compiled":
+                call = _compiled_runner(model, x, mask)
             else:
                 call = _ort_runner(model, x, mask, options, Path(tmp))
-            sync = torch.cuda.synchronize if device.type == "cuda" and backend == "torch" else None
+            sync = torch.cuda.synchronize if device.type == "cuda" and backend != "onnxruntime" else None
             with torch.inference_mode():
                 t = time_call(call, options.repeats, options.warmup, sync)
             memory = peak_memory_mb(model, x, mask) if options.memory and backend == "torch" else None

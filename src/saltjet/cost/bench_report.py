@@ -49,7 +49,7 @@ def plot_scaling(records: list[dict], path: Path) -> None:
     # colour = model, line style = batch size, marker = backend
     batches = sorted({r["batch_size"] for r in records})
     styles = ["-", "--", ":", "-."]
-    markers = {"torch": "o", "onnxruntime": "s"}
+    markers = {"torch": "o", "compiled": "^", "onnxruntime": "s"}
     for i, model in enumerate(sorted({r["model"] for r in records})):
         colour = f"C{i}"
         rows = sorted({(r["n_particles"], r["flops"]) for r in records if r["model"] == model})
