@@ -14,6 +14,7 @@ import numbers
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from saltjet.errors import ConfigError
@@ -119,9 +120,15 @@ class JetTagger(nn.Module):
     def encode_zeroed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """`encode` for x whose padded slots are already 0 (what `check_inputs` returns): (B, n, d).
 
-        The input scaling stays its own step: folded into the embedding weights it saved two tiny
-        ops but moved a shipped Transformer's logits by 2.5e-5 (float32 cancellation of the centre)."""
-        h = self.embed(self.scaler(x))
+        The input scaling stays its own step in eager mode: folded into the embedding weights it
+        saved two tiny ops but moved a shipped Transformer's logits by 2.5e-5 (float32 cancellation
+        of the centre). In an ONNX trace only 1/scale is folded (W/scale, a constant; the centre is
+        still subtracted first): one graph node fewer, the same logits to float rounding."""
+        if torch.jit.is_tracing():  # ONNX: 1/scale folds into the embedding weights (ORT folds W/scale)
+            linear = self.embed[0]
+            h = torch.relu(F.linear(x - self.scaler.center, linear.weight / self.scaler.scale, linear.bias))
+        else:
+            h = self.embed(self.scaler(x))
         for block in self.blocks:
             h = block(h, mask)
         return h
