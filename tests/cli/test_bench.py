@@ -83,5 +83,6 @@ def test_cases_whose_graph_would_not_fit_in_memory_are_skipped_with_a_note():
     # an ONNX Transformer at n=1024, batch 1024 holds 2·1024·4·1024²·4 B = 32 GiB of attention
     assert materialised_attention_bytes("transformer", 1024, 1024, "onnxruntime") == 32 * 2**30
     assert materialised_attention_bytes("transformer", 1024, 1024, "torch") == 0  # fused SDPA
+    assert materialised_attention_bytes("transformer", 1024, 1024, "compiled") == 0  # the same fused kernel
     assert materialised_attention_bytes("salt", 1024, 1024, "onnxruntime") == 0
     assert 0 < memory_budget_bytes()

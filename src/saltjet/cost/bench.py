@@ -224,10 +224,11 @@ def _ort_runner(model, x, mask, options: BenchOptions, workdir: Path):
 def materialised_attention_bytes(name: str, n: int, batch: int, backend: str, n_heads: int = 4) -> int:
     """Bytes of the (B, H, n, n) attention matrices a full-attention graph materialises.
 
-    PyTorch's fused SDPA never holds them; an ONNX graph does (scores and softmax, fp32), so a
-    Transformer at n=1024 and batch 1024 would need ~32 GB. Linear models hold (B, H, n, p) only.
+    PyTorch's fused SDPA never holds them (nor does the compiled graph, which calls the same fused
+    kernel); an ONNX graph does (scores and softmax, fp32), so a Transformer at n=1024 and batch
+    1024 would need ~32 GB. Linear models hold (B, H, n, p) only.
     """
-    if name != "transformer" or backend == "torch":
+    if name != "transformer" or backend != "onnxruntime":
         return 0
     return 2 * batch * n_heads * n * n * 4
 
