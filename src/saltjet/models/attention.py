@@ -247,16 +247,18 @@ class PartitionedAttention(_MultiHead):
         hm = zero_padded_rows(h, mask)  # by selection: whatever a padded row held
         collapsed = torch.matmul(collapse, hm)  # (B, 2·H·p, d): K and V rows collapsed per partition
         folded = torch.matmul(collapsed.view(-1, 2, heads, parts, d), w["kv"])  # (B, 2, H, p, d)
+        # K and V halves (B, 1, H, p, d) each: split, not indexed, so that ONNX has no Squeeze nodes
+        folded_k, folded_v = folded.split(1, dim=1)
         # added term (B, H·p, 1): conv bias, or −inf where a partition holds no real particle
         # (real particles counted per partition by one product with the 0/1 membership matrix)
         count = torch.matmul(members, mask.unsqueeze(-1).to(h.dtype))  # (B, H·p, 1)
         added = torch.where(count > 0, w["bias"], EXCLUDED)
         if self.conv is None:
-            logits = torch.baddbmm(added, folded[:, 0].reshape(-1, hp, d), hm.transpose(1, 2))  # (B, H·p, n)
+            logits = torch.baddbmm(added, folded_k.reshape(-1, hp, d), hm.transpose(1, 2))  # (B, H·p, n)
         elif self._large(h, n):
             # large batches: the logits (B, H·p, n), then the folded convolution as one Conv1d over n
             # (fewer FLOPs than the shifted product; at this size arithmetic, not dispatch, dominates)
-            s = torch.bmm(folded[:, 0].reshape(-1, hp, d), hm.transpose(1, 2))  # padded columns are 0
+            s = torch.bmm(folded_k.reshape(-1, hp, d), hm.transpose(1, 2))  # padded columns are 0
             conv = w["conv1d"]
             if self.conv.channels == 1:  # shared filters: heads into the batch, a plain Conv1d
                 s = F.conv1d(s.view(-1, parts, n), conv, padding=self.conv.h_max // 2).view(-1, hp, n)
@@ -265,12 +267,12 @@ class PartitionedAttention(_MultiHead):
             logits = s + added
         elif torch.jit.is_tracing():  # ONNX: no unfold; shift the product's rows with one constant Conv
             h_max = self.conv.h_max
-            rows = torch.matmul(w["band"], folded[:, 0]).reshape(-1, hp * h_max, d)  # (B, H·p·h_max, d)
+            rows = torch.matmul(w["band"], folded_k).reshape(-1, hp * h_max, d)  # (B, H·p·h_max, d)
             shifted = torch.matmul(rows, hm.transpose(1, 2))  # (B, H·p·h_max, n)
             logits = F.conv1d(shifted, w["shift"], padding=h_max // 2, groups=hp) + added
         else:
             h_max = self.conv.h_max
-            g = torch.matmul(w["band"], folded[:, 0]).reshape(-1, hp, h_max * d)  # (B, H·p, h_max·d)
+            g = torch.matmul(w["band"], folded_k).reshape(-1, hp, h_max * d)  # (B, H·p, h_max·d)
             logits = torch.baddbmm(added, g, row_windows(hm, h_max))  # (B, H·p, n)
         logits = logits.view(-1, heads, parts, n)
         if torch.jit.is_tracing():  # ONNX Runtime's Softmax node runs a size-p axis row by row (slow):
@@ -283,7 +285,7 @@ class PartitionedAttention(_MultiHead):
         if self.training and self.attn_drop.p:
             attn = self.attn_drop(attn)
         # attention × Ṽ and the out-projection: (B, n, H·p) @ (B, H·p, d) + bias
-        return torch.baddbmm(self.proj.bias, attn, folded[:, 1].reshape(-1, hp, d))
+        return torch.baddbmm(self.proj.bias, attn, folded_v.reshape(-1, hp, d))
 
     def _large(self, h: torch.Tensor, n) -> bool:
         """Eager, with batch × slots ≥ LARGE_BATCH_SLOTS (never under a trace: sizes are symbolic)."""
