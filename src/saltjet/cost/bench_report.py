@@ -33,24 +33,32 @@ def markdown_table(records: list[dict], context: dict) -> str:
 
 
 def plot_scaling(records: list[dict], path: Path) -> None:
-    """FLOPs per jet vs n and latency per jet vs n (one line per model, batch and backend), log-log."""
+    """FLOPs per jet vs n and latency per jet vs n, log-log: one line per model (colour), batch size
+    (line style) and backend (marker), with one legend entry per colour, style and marker."""
     from saltjet.extras import require
 
     matplotlib = require("matplotlib", extra="plot", purpose="the scaling figure")
     mplhep = require("mplhep", extra="plot", purpose="the scaling figure")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     def model_label(model: str) -> str:  # as saltjet.evaluation.plots.MODEL_LABELS (a layer above cost)
         return {"salt": "SAL-T", "linformer": "Linformer", "transformer": "Transformer"}.get(model, model)
 
     plt.style.use(mplhep.style.CMS)
-    fig, (ax_f, ax_t) = plt.subplots(1, 2, figsize=(16, 7))
+    fig, (ax_f, ax_t) = plt.subplots(1, 2, figsize=(18, 7))
     # colour = model, line style = batch size, marker = backend
     batches = sorted({r["batch_size"] for r in records})
     styles = ["-", "--", ":", "-."]
     markers = {"torch": "o", "compiled": "^", "onnxruntime": "s"}
-    for i, model in enumerate(sorted({r["model"] for r in records})):
+    from matplotlib.lines import Line2D
+
+    models = sorted({r["model"] for r in records})
+    ns = sorted({r["n_particles"] for r in records})
+    backends = [b for b in markers if any(r["backend"] == b for r in records)]
+    backends += sorted({r["backend"] for r in records} - set(backends))
+    for i, model in enumerate(models):
         colour = f"C{i}"
         rows = sorted({(r["n_particles"], r["flops"]) for r in records if r["model"] == model})
         ax_f.plot([n for n, _ in rows], [f for _, f in rows], marker="o", color=colour, label=model_label(model))
@@ -58,14 +66,22 @@ def plot_scaling(records: list[dict], path: Path) -> None:
             sel = sorted((r["n_particles"], r["latency_per_jet_us"]) for r in records
                          if r["model"] == model and r["batch_size"] == batch and r["backend"] == backend)
             ax_t.plot([n for n, _ in sel], [t for _, t in sel], color=colour, marker=markers.get(backend, "x"),
-                      linestyle=styles[batches.index(batch) % len(styles)],
-                      label=f"{model_label(model)}, batch {batch}, {backend}")
+                      linestyle=styles[batches.index(batch) % len(styles)])
     for ax, label in ((ax_f, "FLOPs per jet"), (ax_t, "latency per jet [µs]")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("particles per jet n")
         ax.set_ylabel(label)
-        ax.legend(fontsize=11)
+        ax.set_xticks(ns, [str(n) for n in ns])  # the measured n, not crowded minor labels
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax_f.legend(fontsize=12)
+    # one legend entry per model (colour), batch size (line style) and backend (marker), not per line
+    grey = "0.35"
+    handles = [Line2D([], [], color=f"C{i}", label=model_label(m)) for i, m in enumerate(models)]
+    handles += [Line2D([], [], color=grey, linestyle=styles[i % len(styles)], label=f"batch {b}")
+                for i, b in enumerate(batches)]
+    handles += [Line2D([], [], color=grey, linestyle="none", marker=markers.get(b, "x"), label=b) for b in backends]
+    ax_t.legend(handles=handles, fontsize=11, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
