@@ -11,7 +11,6 @@ data-set line instead. Class names are shown readable (`class_label`), models by
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -23,139 +22,28 @@ require("mplhep", extra="plot", purpose="plotting")
 
 import matplotlib  # noqa: E402
 import matplotlib.lines  # noqa: E402
-import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 
+from saltjet.evaluation.figure_style import (  # noqa: E402, F401 (re-exported: callers use plots.NAME)
+    FORMATS,
+    GENERATED_JETS_LABEL,
+    MODEL_LABELS,
+    SHAPES_LABEL,
+    class_label,
+    dataset_line,
+    figure_label,
+    model_label,
+    new_figure,
+    sample_label,
+    save_figure,
+    stamp,
+    stamp_figure,
+    style,
+    wrap_label,
+)
 from saltjet.evaluation.metrics import HLS4ML_TPR, as_class_probs, binary_auc, rejection_at_tpr  # noqa: E402
 
-FORMATS = ("png", "pdf")
-
-# the names every figure and table uses for the three models
-MODEL_LABELS = {"salt": "SAL-T", "linformer": "Linformer", "transformer": "Transformer"}
-# the sample of the built-in generated jets (saltjet.data.generate.pythia, saltjet.study.data)
-GENERATED_JETS_LABEL = (r"Pythia 8, √s = 13 TeV, anti-$k_\mathrm{T}$ $R$ = 0.8, "
-                        r"800 < $p_\mathrm{T}$ < 1300 GeV")
-_GENERATED_JETS_DIR = re.compile(r"(^|[/\\])jets_\d+pc_seed\d+([/\\]|$)")
-_GENERATED_SHAPES_DIR = re.compile(r"(^|[/\\])shapes_\d+pc_seed\d+([/\\]|$)")
-SHAPES_LABEL = "procedural 10-class shapes (ModelNet10 layout)"
 SIGNAL_EFFICIENCY = HLS4ML_TPR  # the signal efficiency at which legends state 1/εB
-
-
-def _style():
-    return matplotlib.style.context(mplhep.style.CMS)
-
-
-def _new_figure(figsize=(8, 7)) -> Figure:
-    return Figure(figsize=figsize, layout="constrained")
-
-
-def save_figure(fig: Figure, stem: str | Path) -> list[Path]:
-    """Write `stem`.png and `stem`.pdf (parent folders created). Returns the paths."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ext in FORMATS:
-        path = stem.with_name(f"{stem.name}.{ext}")
-        fig.savefig(path, dpi=150 if ext == "png" else None)
-        paths.append(path)
-    return paths
-
-
-def class_label(name) -> str:
-    """A class name as a reader wants it: "night_stand" -> "night stand"."""
-    return str(name).replace("_", " ")
-
-
-def model_label(name) -> str:
-    """"salt" -> "SAL-T" (and linformer, transformer); any other label unchanged."""
-    return MODEL_LABELS.get(str(name), str(name))
-
-
-def _shorten(text: str, width: int = 70) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else "…" + text[-(width - 1):]
-
-
-def _data_text(data) -> tuple[str, str]:
-    """(kind, text) of a data description: a study's results["data"] dict, a path or a list of paths."""
-    if isinstance(data, Mapping):
-        kind = str(data.get("kind") or "jets")
-        if data.get("generated"):
-            return kind, GENERATED_JETS_LABEL if kind == "jets" else SHAPES_LABEL
-        text = str(data.get("source") or data.get("path") or "")
-    else:
-        text = ", ".join(map(str, data)) if isinstance(data, (list, tuple)) else str(data)
-        kind = "jets"
-    if _GENERATED_JETS_DIR.search(text):
-        return "jets", GENERATED_JETS_LABEL
-    if _GENERATED_SHAPES_DIR.search(text):
-        return "pointcloud", SHAPES_LABEL
-    return kind, _shorten(text)
-
-
-def sample_label(data) -> str | None:
-    """The sample line of a jet figure, or None (point clouds, no description).
-
-    Args:
-        data: a study's data description (results["data"]: kind, generated, source), a data path
-            (e.g. the "data" of a `saltjet evaluate` report) or None. The built-in generated jets
-            give GENERATED_JETS_LABEL; other jets give their own source text.
-    """
-    if data is None or data == "":
-        return None
-    kind, text = _data_text(data)
-    return text or None if kind == "jets" else None
-
-
-def dataset_line(data) -> str | None:
-    """The data-set line of a point-cloud figure (e.g. "Point clouds: procedural 10-class shapes
-    (ModelNet10 layout)"), None for jets."""
-    if data is None or data == "":
-        return None
-    kind, text = _data_text(data)
-    return f"Point clouds: {text}" if kind != "jets" and text else None
-
-
-def figure_label(data) -> str | None:
-    """What a figure is stamped with: the sample label of jets, the data-set line of point clouds."""
-    return sample_label(data) or dataset_line(data)
-
-
-def _wrap(text: str, width: int = 40) -> str:
-    """Break a label into lines of about `width` characters at its ", " separators."""
-    def visible(t: str) -> int:
-        return len(re.sub(r"\$|\\mathrm|[{}_]", "", t))
-
-    lines, line = [], ""
-    for part in text.split(", "):
-        if line and visible(line) + 2 + visible(part) > width:
-            lines.append(line + ",")
-            line = part
-        else:
-            line = f"{line}, {part}" if line else part
-    return "\n".join(lines + [line])
-
-
-def stamp(ax, data, loc: str = "upper left", fontsize="x-small", width: int = 40) -> None:
-    """Write `figure_label(data)` in the corner `loc` of `ax` (nothing when there is none), broken
-    into lines of about `width` characters."""
-    text = figure_label(data)
-    if not text:
-        return
-    text = _wrap(text, width)
-    y, va = (0.97, "top") if loc.startswith("upper") else (0.03, "bottom")
-    x, ha = (0.03, "left") if loc.endswith("left") else (0.97, "right")
-    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=fontsize, color="0.25",
-            bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
-
-
-def _stamp_figure(fig, data, title: str | None = None) -> None:
-    """A suptitle: `title` (if any) over the figure label (sample or data-set line)."""
-    text = figure_label(data)
-    lines = [t for t in (title, text) if t]
-    if lines:
-        fig.suptitle("\n".join(lines), fontsize="small")
 
 
 def rejection_curve(is_signal: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -234,8 +122,8 @@ def plot_roc_comparison(runs: Mapping[str, Mapping | Sequence[Mapping]], class_n
     Each legend entry states the AUC and 1/εB at εS = SIGNAL_EFFICIENCY (mean ± std over seeds).
     """
     names = []
-    with _style():
-        fig = _new_figure(figsize=(10, 9))
+    with style():
+        fig = new_figure(figsize=(10, 9))
         ax = fig.add_subplot()
         grid = np.linspace(0.005, 1.0, 400)
         handles = []
@@ -271,8 +159,8 @@ def plot_roc_curves(predictions: Mapping, stem: str | Path, label: str | None = 
     keep = y >= 0
     p, y = p[keep], y[keep]
     classes = [1] if len(names) == 2 else range(len(names))
-    with _style():
-        fig = _new_figure(figsize=(10, 9))
+    with style():
+        fig = new_figure(figsize=(10, 9))
         ax = fig.add_subplot()
         handles = []
         for i, c in enumerate(classes):
@@ -328,8 +216,8 @@ def plot_accuracy_vs_multiplicity(reports: Mapping[str, Mapping], stem: str | Pa
         data: the data description for the sample label (see `sample_label`).
         note: a line under the legend (e.g. "mean of 3 seeds").
     """
-    with _style():
-        fig = _new_figure(figsize=(9, 9.5))
+    with style():
+        fig = new_figure(figsize=(9, 9.5))
         ax, ax_n = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1.2))
         counts_drawn = False
         overflow_at = x_range = None
@@ -366,7 +254,7 @@ def plot_accuracy_vs_multiplicity(reports: Mapping[str, Mapping], stem: str | Pa
         ax.set_ylim(lo_y, hi_y + 0.15 * (hi_y - lo_y))  # room for the legend
         label = figure_label(data)
         if label:
-            ax.set_title(_wrap(label), fontsize="x-small", loc="left")
+            ax.set_title(wrap_label(label), fontsize="x-small", loc="left")
         ax.set_title("error bars: binomial 68 %" + (f"\n{note}" if note else ""), fontsize="x-small", loc="right")
         ax_n.set_ylabel("Jets")
         ax_n.set_ylim(0, ax_n.get_ylim()[1] * 1.6)  # room for the counts
@@ -389,8 +277,8 @@ def plot_confusion_matrix(report: Mapping, stem: str | Path, normalize: bool = T
     cm = np.asarray(report["confusion_matrix"], dtype=np.float64)
     if normalize:
         cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    with _style():
-        fig = _new_figure(figsize=(8, 7))
+    with style():
+        fig = new_figure(figsize=(8, 7))
         ax = fig.add_subplot()
         im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1 if normalize else None)
         fig.colorbar(im, ax=ax, label="fraction of true class" if normalize else "jets")
@@ -405,7 +293,7 @@ def plot_confusion_matrix(report: Mapping, stem: str | Path, normalize: bool = T
                 text = f"{cm[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
                 ax.text(j, i, text, ha="center", va="center", fontsize="small",
                         color="white" if cm[i, j] > 0.6 * cm.max() else "black")
-        _stamp_figure(fig, report.get("data"), model_label(title) if title else None)
+        stamp_figure(fig, report.get("data"), model_label(title) if title else None)
         return save_figure(fig, stem)
 
 
@@ -439,15 +327,15 @@ def plot_training_curves(history: list[Mapping], stem: str | Path, title: str | 
     epochs = np.array([int(r["epoch"]) for r in history])
     best = [int(r["epoch"]) for r in history if r.get("best")]
     panels = [("loss", "Loss (cross-entropy)"), ("accuracy", "Accuracy"), ("auc", auc_label)]
-    with _style():
-        fig = _new_figure(figsize=(20, 6.5))
+    with style():
+        fig = new_figure(figsize=(20, 6.5))
         axes = fig.subplots(1, 3)
         for ax, (key, ylabel) in zip(axes, panels):
             drawn = False
-            for prefix, name, style, colour in (("train", "Training", "-", "C0"), ("val", "Validation", "--", "C1")):
+            for prefix, name, line, colour in (("train", "Training", "-", "C0"), ("val", "Validation", "--", "C1")):
                 values = series(f"{prefix}_{key}")
                 if np.isfinite(values).any():  # the same colour for a split in every panel
-                    ax.plot(epochs, values, linestyle=style, marker="o", markersize=4, color=colour, label=name)
+                    ax.plot(epochs, values, linestyle=line, marker="o", markersize=4, color=colour, label=name)
                     drawn = True
             if best:
                 ax.axvline(best[-1], color="grey", linestyle=":", linewidth=1.5, label=f"best epoch ({best[-1]})")

@@ -110,7 +110,7 @@ def learning_curve_figures(results: dict, out: Path) -> list[Path]:
         if not by_model:
             continue
         floors = [f["metrics"]["accuracy"] for f in results.get("floor", []) if f["task"] == task]
-        with plots._style():
+        with plots.style():
             fig = Figure(figsize=(21, 7), layout="constrained")
             axes = fig.subplots(1, 3, sharey=True)
             for i, (label, runs) in enumerate(by_model.items()):

@@ -221,7 +221,7 @@ def trigger_figures(records: list[dict], out: Path) -> list[Path]:
     groups: dict[str, list[dict]] = {}
     for r in records:
         groups.setdefault(_widths(r), []).append(r)
-    with plots._style():
+    with plots.style():
         fig = Figure(figsize=(14, 7), layout="constrained")
         axes = fig.subplots(1, 2, sharey=True)
         colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
