@@ -115,6 +115,25 @@ def test_rerun_skips_finished_runs(jets_file, compare_out, capsys):
 
 
 @pytest.mark.slow
+def test_finished_runs_on_other_jets_are_refused_not_reused(jets_file, compare_out, tmp_path, capsys):
+    """The same --data glob matching more files (e.g. new shards) must not reuse the finished runs:
+    their models were trained on another split than the study's new test jets."""
+    import shutil
+
+    out = tmp_path / "compare"
+    shutil.copytree(compare_out, out)
+    more = tmp_path / "jets"
+    more.mkdir()
+    shutil.copy(jets_file, more / jets_file.name)
+    write_hls4ml(more / "jetImage_1_150p_0_250.h5", n_jets=250, seed=6, max_mult=40, labels=np.arange(250) % 5)
+    before = {p: p.read_bytes() for p in out.glob("runs/*/*/seed0/study_eval.json")}
+    assert main(["study", "compare", "--quick", "--quiet", "--data", str(more / "*.h5"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "was trained and tested on other jets" in err and len(err.splitlines()) == 1
+    assert before == {p: p.read_bytes() for p in out.glob("runs/*/*/seed0/study_eval.json")}
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["sorting", "partitions", "multiplicity", "attention", "features"])
 def test_jet_study_quick(name, jets_file, tmp_path):
     out = tmp_path / name

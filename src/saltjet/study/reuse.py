@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from saltjet.data.features import CORE
+from saltjet.errors import ConfigError
 from saltjet.data.pipeline import resolve_sort_key
 from saltjet.evaluation.floor import FloorConfig
 from saltjet.models import model_config as make_model_config
@@ -68,6 +69,19 @@ def find_reusable(out: Path, key: str, pattern: str = f"runs/*/*/seed*/{EVAL_FIL
         except (OSError, ValueError):
             continue
     return None
+
+
+def check_same_split(run_dir: Path, sizes: tuple[int, int, int], record: dict) -> None:
+    """`ConfigError` when the finished run in `run_dir` (its study_eval.json `record`) was trained,
+    validated or tested on other numbers of jets than `sizes` (training, validation, test): its data
+    changed (e.g. a glob that now matches more files), and reusing it would put models trained on one
+    split next to test jets drawn from another. A finished run keyed by an older `run_key` with the
+    same sizes is the same training."""
+    summary, report = record.get("summary", {}), record.get("report", {})
+    found = (summary.get("n_train"), summary.get("n_val"), report.get("n_jets"))
+    if None not in found and tuple(found) != tuple(sizes):
+        raise ConfigError(f"{run_dir} was trained and tested on other jets ({found[0]:,} training, {found[2]:,} test; "
+                          f"this study has {sizes[0]:,} and {sizes[2]:,}): use another --out or remove it")
 
 
 def floor_key(task: str, seed: int, split: dict, data_description: dict) -> str:

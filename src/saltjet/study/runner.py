@@ -49,7 +49,8 @@ from saltjet.study.data import load_jets, load_pointclouds
 from saltjet.study.evaluation import cached_model_cost, evaluate_on
 from saltjet.study.layout import EVAL_FILE, PREDICTIONS_FILE, RESULTS_FILE
 from saltjet.study.report import write_report
-from saltjet.study.reuse import copy_floor, copy_run, find_reusable, floor_key, reused_from, run_key
+from saltjet.study.reuse import (check_same_split, copy_floor, copy_run, find_reusable, floor_key, reused_from,
+                                 run_key)
 from saltjet.study.scaling import run_scaling
 from saltjet.study.spec import StudySpec, load_study
 from saltjet.training.loop import train
@@ -235,6 +236,7 @@ class _Job:
     run_dir: Path
     config: object
     key: str
+    sizes: tuple[int, int, int] = (0, 0, 0)  # training, validation and test jets of its task
 
 
 _TASK_DATA: "_TaskData | None" = None  # this process's study data (set by the runner or `_init_worker`)
@@ -340,7 +342,8 @@ def _plan(spec, tasks, task_data, data_description: dict, out: Path, quiet: bool
                 config = run_config(spec, run, seed, split.test_fraction, source, quiet,
                                     task if spec.kind == "jets" else None)
                 jobs.append(_Job(len(jobs) + 1, task, run, seed, out / "runs" / task / run.name / f"seed{seed}",
-                                 config, run_key(config, task, data_description)))
+                                 config, run_key(config, task, data_description),
+                                 (len(split.splits.train), len(split.splits.val), len(test))))
     return jobs
 
 
@@ -352,7 +355,8 @@ def _done_or_reused(job: _Job, out: Path, total: int, say) -> bool:
     if eval_file.is_file():
         say(f"{prefix}: done, skipped")
         record = json.loads(eval_file.read_text())
-        if record.get("run_key") != job.key:  # keyed by an older `run_key`: re-key for reuse
+        if record.get("run_key") != job.key:  # keyed by an older `run_key`: re-key for reuse,
+            check_same_split(job.run_dir, job.sizes, record)  # unless it was trained on other jets
             _write_json(eval_file, {**record, "run_key": job.key})
         return True
     source_dir = find_reusable(out, job.key)
@@ -401,8 +405,11 @@ def _floor(spec, task: str, seed: int, split: _Task, data_description: dict, out
     if source is not None:
         where = copy_floor(source, path, out.resolve().parent)
         say(f"{task}: physics floor, seed {seed}: same fit as {where}, reused")
-    if path.is_file():
-        report = json.loads(path.read_text())
+    report = json.loads(path.read_text()) if path.is_file() else None
+    if report is not None and report.get("floor_key", key) != key:  # fitted on other jets: fit again
+        say(f"{task}: physics floor, seed {seed}: {path} was fitted on other jets, fitting again")
+        report = None
+    if report is not None:
         if "floor_key" not in report:  # written before floors carried their key
             _write_json(path, {**report, "floor_key": key})
     else:
