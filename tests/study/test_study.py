@@ -324,3 +324,17 @@ def test_study_files_ship_in_the_wheel(tmp_path):
     where, names = done.stdout.splitlines()
     assert where.startswith(str(tmp_path / "site"))
     assert set(ALL_STUDIES + ["demo"]) <= set(eval(names))
+
+
+def test_quoted_command_keeps_a_data_glob_one_argument():
+    import argparse
+    import shlex
+
+    from saltjet.cli.study import canonical_command
+
+    args = argparse.Namespace(name="compare", data="/d/jetImage_[012]_150p_*.h5", format="auto", seeds=1, out="r/c",
+                              jets_per_class=None, epochs=20, cache_dir="data", tasks=["top_vs_qcd"], jobs=2, quick=False)
+    line = canonical_command(args)
+    assert shlex.split(line) == ["saltjet", "study", "compare", "--data", "/d/jetImage_[012]_150p_*.h5", "--seeds", "1",
+                                 "--out", "r/c", "--epochs", "20", "--tasks", "top_vs_qcd", "--jobs", "2"]
+    assert "'/d/jetImage_[012]_150p_*.h5'" in line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from saltjet.cli import positive_int
 
@@ -29,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def canonical_command(args: argparse.Namespace) -> str:
-    """The command line that reproduces this invocation (from the parsed options)."""
+    """The command line that reproduces this invocation (from the parsed options), shell-quoted (a
+    --data glob stays one argument when the line is pasted into a shell)."""
     parts = ["saltjet", "study", args.name]
     for flag in ("data", "format", "seeds", "out", "jets_per_class", "epochs", "cache_dir"):
         value = getattr(args, flag)
@@ -39,7 +41,7 @@ def canonical_command(args: argparse.Namespace) -> str:
         parts += ["--tasks", ",".join(args.tasks)]
     if getattr(args, "jobs", 1) > 1:
         parts += ["--jobs", str(args.jobs)]
-    return " ".join(parts + (["--quick"] if args.quick else []))
+    return shlex.join(parts + (["--quick"] if args.quick else []))
 
 
 def run(args: argparse.Namespace) -> int:
