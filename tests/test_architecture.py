@@ -21,7 +21,7 @@ LAYERS = {
     "errors": 0,
     "extras": 1,
     "data": 2, "models": 2,
-    "config": 3,
+    "config": 3, "compiled": 3,
     "training": 4, "evaluation": 4, "cost": 4,
     "inference": 5, "trigger": 5,
     "pretrained": 6, "study": 6,
