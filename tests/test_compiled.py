@@ -82,3 +82,17 @@ def test_example_of_another_batch_is_refused():
     x, mask = random_jets(3, N, seed=1)
     with pytest.raises(InputError, match="not batch_size=2"):
         compile_for_inference(create_model("salt", n_particles=N), 2, example=(x, mask))
+
+
+def test_a_model_inductor_cannot_compile_is_a_one_line_config_error(monkeypatch):
+    model = create_model("salt", n_particles=N)
+
+    def unsupported(x, mask):  # a data-dependent branch: a graph break, which fullgraph refuses
+        if x.sum() > 0:
+            return x.sum(dim=(1, 2))[:, None]
+        return x.mean(dim=(1, 2))[:, None]
+
+    monkeypatch.setattr(model, "classify", unsupported)
+    with pytest.raises(ConfigError, match="^TorchInductor could not compile") as err:
+        compile_for_inference(model, 1)
+    assert "\n" not in str(err.value)

@@ -125,9 +125,13 @@ def compile_for_inference(model: torch.nn.Module, batch_size: int = 1, example=N
     # `recompile_limit` (8): past it, a further model would fail to compile
     limit = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
     with inductor_config.patch(options), dynamo_config.patch({limit: 10_000}), torch.inference_mode():
-        out = fn(x, mask)  # compiles; later calls reuse the graph (same shapes: no recompilation)
-        if device.type == "cuda":
-            out = fn(x, mask).clone()  # CUDA graphs record on the second call
+        try:
+            out = fn(x, mask)  # compiles; later calls reuse the graph (same shapes: no recompilation)
+            if device.type == "cuda":
+                out = fn(x, mask).clone()  # CUDA graphs record on the second call
+        except Exception as e:  # dynamo/Inductor failures (a graph break under fullgraph, a compiler error)
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"TorchInductor could not compile {type(model).__name__}: {first}") from None
     compiled.compile_seconds = time.perf_counter() - t0
     finite = torch.isfinite(expected)
     if not torch.equal(finite, torch.isfinite(out)):
