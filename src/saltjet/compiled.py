@@ -47,6 +47,13 @@ def cxx_compiler() -> str | None:
     return None
 
 
+def check_compiler(device_type: str) -> None:
+    """`ConfigError` when compiling for `device_type` ("cpu", "cuda") needs a C++ compiler and there is none."""
+    if device_type == "cpu" and cxx_compiler() is None:
+        raise ConfigError("compiled inference needs a C++ compiler on the CPU (g++ or clang++, or set $CXX); "
+                          "none was found: use the eager model or an ONNX export instead")
+
+
 class CompiledTagger:
     """A tagger's forward compiled for one input shape; call it as `fast(x, mask)` -> logits (B, out).
 
@@ -95,9 +102,7 @@ def compile_for_inference(model: torch.nn.Module, batch_size: int = 1, example=N
     model = model.eval()
     ref = next(model.parameters())
     device, dtype = ref.device, ref.dtype
-    if device.type == "cpu" and cxx_compiler() is None:
-        raise ConfigError("compiled inference needs a C++ compiler on the CPU (g++ or clang++, or set $CXX); "
-                          "none was found: use the eager model or an ONNX export instead")
+    check_compiler(device.type)
     if example is None:
         x, mask = random_jets(batch_size, model.config.n_particles, model.config.n_features, seed=0)
     else:

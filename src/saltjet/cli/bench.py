@@ -52,13 +52,10 @@ def run(args: argparse.Namespace) -> int:
     if "onnxruntime" in args.backend:
         check_extras("export", purpose="--backend onnxruntime")
     if "compiled" in args.backend:
-        import torch
+        from saltjet.compiled import check_compiler
+        from saltjet.training.distributed import resolve_device
 
-        from saltjet.compiled import cxx_compiler
-        from saltjet.errors import ConfigError
-
-        if cxx_compiler() is None and not (args.device != "cpu" and torch.cuda.is_available()):
-            raise ConfigError("--backend compiled needs a C++ compiler (g++ or clang++, or set $CXX); none was found")
+        check_compiler(resolve_device(args.device).type)
     if args.out:
         check_extras("plot", purpose="--out (bench_scaling.png)")
     options = BenchOptions(models=args.models, n_particles=args.n, batch_sizes=args.batch, backends=args.backend,
