@@ -236,7 +236,7 @@ class _Job:
     run_dir: Path
     config: object
     key: str
-    sizes: tuple[int, int, int] = (0, 0, 0)  # training, validation and test jets of its task
+    sizes: tuple[int, int, int]  # training, validation and test jets of its task
 
 
 _TASK_DATA: "_TaskData | None" = None  # this process's study data (set by the runner or `_init_worker`)
@@ -407,7 +407,7 @@ def _floor(spec, task: str, seed: int, split: _Task, data_description: dict, out
         say(f"{task}: physics floor, seed {seed}: same fit as {where}, reused")
     report = json.loads(path.read_text()) if path.is_file() else None
     if report is not None and report.get("floor_key", key) != key:  # fitted on other jets: fit again
-        say(f"{task}: physics floor, seed {seed}: {path} was fitted on other jets, fitting again")
+        say(f"{task}: physics floor, seed {seed}: {path} was fitted on other data or settings, fitting again")
         report = None
     if report is not None:
         if "floor_key" not in report:  # written before floors carried their key
