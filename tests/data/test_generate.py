@@ -174,6 +174,28 @@ def test_shards_partition_the_chunks():
     assert len({c.seed for c in plan_chunks(GenerateOptions(jets_per_class=50, chunk_jets=10, seed=1))} & {s for *_, s in full}) == 0
 
 
+def test_class_subset_keeps_the_full_runs_chunks():
+    full = plan_chunks(GenerateOptions(jets_per_class=50, chunk_jets=10, seed=3))
+    sub = plan_chunks(GenerateOptions(jets_per_class=50, chunk_jets=10, seed=3, classes=("t", "q")))
+    t, q = CLASS_NAMES.index("t"), CLASS_NAMES.index("q")
+    assert sub == [c for c in full if c.class_index in (q, t)]  # same seeds, label order
+    settings = GenerateOptions(jets_per_class=5, classes=("t", "q")).manifest_settings()
+    assert settings["classes"] == ["q", "t"]
+    assert "classes" not in GenerateOptions(jets_per_class=5).manifest_settings()  # old manifests still match
+
+
+def test_class_subset_files(tmp_path):
+    opts = GenerateOptions(jets_per_class=2, seed=4, mpi=False, chunk_jets=2, classes=("t",))
+    paths = generate_jets(tmp_path, opts, workers=1, quiet=True)
+    _, jets = read_all(paths)
+    labels = jets[:, LABEL_SLICE]
+    assert labels.shape == (2, 5) and np.all(labels.argmax(axis=1) == CLASS_NAMES.index("t"))
+    manifest = json.loads((tmp_path / "generate_manifest_0of1.json").read_text())
+    assert list(manifest["classes"]) == ["t"] and manifest["n_jets"] == 2
+    assert cached_files(tmp_path, opts) == paths
+    assert cached_files(tmp_path, GenerateOptions(jets_per_class=2, seed=4, mpi=False, chunk_jets=2)) is None
+
+
 def test_ensure_dataset_caches(tmp_path):
     first = ensure_dataset(tmp_path, jets_per_class=1, seed=1, workers=1, quiet=True, mpi=False)
     stamp = [p.stat().st_mtime_ns for p in first]
@@ -199,6 +221,10 @@ def test_parse_shard_rejects(text):
         ["--jets-per-class", "10", "--shard", "x"],
         ["--jets-per-class", "10", "--shard", "1/2"],  # more shards than chunks
         ["--jets-per-class", "10", "--seed", "-3"],
+        ["--jets-per-class", "10", "--classes", "t,top"],
+        ["--jets-per-class", "10", "--classes", "t,t"],
+        ["--jets-per-class", "10", "--classes", ""],
+        ["--jets-per-class", "10", "--classes", "t", "--dataset", "shapes"],
     ],
 )
 def test_cli_bad_options_exit_2(tmp_path, capsys, argv):

@@ -14,6 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--jets-per-class", type=positive_int, required=True,
                    help="jets per class (for --dataset shapes: training meshes per class)")  # fmt: skip
+    p.add_argument("--classes", default=None, metavar="C,C",
+                   help="only these jet classes, comma-separated from g,q,W,Z,t (default all); the jets are "
+                        "those the full run makes for them (e.g. --classes t adds top jets for top vs QCD)")  # fmt: skip
     p.add_argument("--dataset", choices=["jets", "shapes"], default="jets", help="what to make (default jets)")
     p.add_argument("--seed", type=int, default=0, help="random seed ≥ 0 (default 0); same seed, same files")
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
@@ -32,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ConfigError(f"--seed must be ≥ 0, got {args.seed}")
     if args.dataset == "shapes":
+        if args.classes is not None:
+            raise ConfigError("--classes is for --dataset jets")
         if importlib.util.find_spec("saltjet.data.generate.shapes") is None:
             raise ConfigError("the shapes generator is not available in this installation")
         from saltjet.data.generate.shapes import generate_shapes
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         shard=shard,
         n_shards=n_shards,
         full_substructure=args.full_substructure,
+        classes=None if args.classes is None else tuple(c.strip() for c in args.classes.split(",")),
     )
     opts.validate()
     paths = generate_jets(args.out, opts, workers=args.workers, quiet=args.quiet)

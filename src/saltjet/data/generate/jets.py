@@ -3,7 +3,9 @@
 Work is cut into chunks of `chunk_jets` jets of one class; chunk j of class c gets its own Pythia
 seed derived from (seed, c, j), so the jets do not depend on the number of worker processes.
 `--shard I/K` (0 ≤ I < K) makes the chunks j with j % K == I of every class: the K shards
-together hold exactly the jets of the unsharded run, and each shard is balanced. A shard's jets
+together hold exactly the jets of the unsharded run, and each shard is balanced. `classes` picks a
+subset of the five classes (e.g. only t, to add top jets for top vs QCD): its chunks keep the seeds
+they have in the full run, so a subset run makes exactly the full run's jets of those classes. A shard's jets
 are shuffled with a generator seeded by (seed, I, K) and written as files of `jets_per_file`:
 `jetImage_<I>_150p_<start>_<stop>.h5`, next to `generate_manifest_<I>of<K>.json`.
 
@@ -40,8 +42,21 @@ class GenerateOptions:
     shard: int = 0
     n_shards: int = 1
     full_substructure: bool = False
+    classes: tuple[str, ...] | None = None  # None: all five, in hls4ml order
+
+    def class_indices(self) -> list[int]:
+        """The hls4ml label indices of the classes to make, in label order."""
+        if self.classes is None:
+            return list(range(len(CLASS_NAMES)))
+        return sorted(CLASS_NAMES.index(name) for name in self.classes)
 
     def validate(self) -> None:
+        if self.classes is not None:
+            unknown = [name for name in self.classes if name not in CLASS_NAMES]
+            if unknown or not self.classes or len(set(self.classes)) != len(self.classes):
+                raise ConfigError(
+                    f"classes must be distinct names from {', '.join(CLASS_NAMES)}, got {', '.join(self.classes) or 'none'}"
+                )
         for name in ("jets_per_class", "jets_per_file", "chunk_jets", "n_shards"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}")
@@ -56,7 +71,12 @@ class GenerateOptions:
             )
 
     def manifest_settings(self) -> dict:
-        return asdict(self)
+        settings = asdict(self)
+        if self.classes is None:  # all classes: the settings of manifests written before `classes`
+            del settings["classes"]
+        else:
+            settings["classes"] = [CLASS_NAMES[c] for c in self.class_indices()]
+        return settings
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -88,7 +108,7 @@ def plan_chunks(opts: GenerateOptions) -> list[Chunk]:
     chunks = []
     for j in range(opts.shard, n_chunks, opts.n_shards):
         size = min(opts.chunk_jets, opts.jets_per_class - j * opts.chunk_jets)
-        for c in range(len(CLASS_NAMES)):
+        for c in opts.class_indices():
             chunks.append(Chunk(c, j, size, pythia_seed(opts.seed, c, j), opts.mpi, opts.full_substructure))
     return chunks
 
@@ -187,7 +207,8 @@ def generate_jets(out_dir, opts: GenerateOptions, workers: int | None = None, qu
 
     n_jets = len(jets)
     per_class = {}
-    for c, name in enumerate(CLASS_NAMES):
+    for c in opts.class_indices():
+        name = CLASS_NAMES[c]
         rs = [r for r in results if r["chunk"].class_index == c]
         cpu = sum(r["seconds"] for r in rs)
         n = sum(r["chunk"].n_jets for r in rs)
