@@ -19,7 +19,7 @@ SRC = Path(saltjet.__file__).parent
 # where SIDEWAYS allows it, and lower layers freely. Higher numbers sit higher.
 LAYERS = {
     "errors": 0,
-    "extras": 1,
+    "extras": 1, "config_parsing": 1,
     "data": 2, "models": 2,
     "config": 3, "compiled": 3,
     "training": 4, "evaluation": 4, "cost": 4,
