@@ -10,12 +10,11 @@ import torch
 from published_layouts import write_hls4ml
 
 from saltjet.config import DataConfig
+from saltjet.data.batches import epoch_batches, eval_shard
 from saltjet.data.particles import ParticleData
 from saltjet.data.pipeline import (
     JetTensors,
     build_splits,
-    epoch_batches,
-    eval_shard,
     load_particles,
     prepare,
     resolve_sort_key,

@@ -11,8 +11,8 @@
       -> robust scaling fitted on the TRAIN set's real particles -> model.scaler (not applied here:
          the model scales inside forward, so saved runs and ONNX exports take physical features)
       -> JetTensors: contiguous (N, n, F) / (N, n) / (N,) tensors, prepared once per split
-      -> batches drawn by index with a seeded permutation per epoch (`epoch_batches`), sharded
-         into disjoint slices per process under torchrun.
+      -> batches drawn by index with a seeded permutation per epoch (`saltjet.data.batches`),
+         sharded into disjoint slices per process under torchrun.
 
 Everything is vectorised numpy/torch on whole arrays: no per-jet Python and no per-item
 Dataset.__getitem__ (which costs more than a SAL-T step on 10^5-10^6 tiny jets).
@@ -27,7 +27,6 @@ data that does not fit, `DataConfig.max_jets` reads a prefix of the files.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -279,41 +278,6 @@ def split_data(data: ParticleData, val_fraction: float, test_fraction: float = 0
     rest_data = data.subset(rest)
     train, val = split_indices(rest_data.y, (val_fraction,), seed + 1)
     return rest_data.subset(train), rest_data.subset(val), data.subset(test)
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """A 63-bit seed for epoch `epoch` of a run with seed `seed` (independent streams per epoch)."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-
-
-def epoch_batches(n_items: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1,
-                  shuffle: bool = True) -> list[torch.Tensor]:
-    """Index batches of one epoch for process `rank` of `world_size`.
-
-    The epoch's permutation depends only on (seed, epoch), so a resumed run sees the same batches.
-    It is cut into global batches of `batch_size` rounded up to a multiple of `world_size`; process
-    `rank` takes the rank-th equal piece of every global batch, so the processes see disjoint jets
-    and, with gradients averaged over processes, a K-process run takes the same steps as one
-    process (up to rounding). The n_items % world_size jets at the end of the permutation are
-    skipped that epoch.
-
-    Returns:
-        list of (b,) int64 index tensors (b = batch_size / world_size, smaller for the last one).
-    """
-    if shuffle:
-        g = torch.Generator().manual_seed(epoch_seed(seed, epoch))
-        order = torch.randperm(n_items, generator=g)
-    else:
-        order = torch.arange(n_items)
-    local = math.ceil(batch_size / world_size)
-    order = order[:n_items - n_items % world_size]
-    return [chunk.view(world_size, -1)[rank] for chunk in torch.split(order, local * world_size)]
-
-
-def eval_shard(n_items: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
-    """Contiguous (unshuffled) indices of process `rank`'s part of an evaluation set; all parts cover it."""
-    bounds = np.linspace(0, n_items, world_size + 1).round().astype(int)
-    return torch.arange(bounds[rank], bounds[rank + 1])
 
 
 def reader_features(paths, format: str, features: list[str] | None) -> list[str] | None:

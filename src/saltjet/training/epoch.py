@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from saltjet.data.pipeline import JetTensors, epoch_batches
+from saltjet.data.batches import epoch_batches
+from saltjet.data.pipeline import JetTensors
 from saltjet.training import distributed
 from saltjet.training.augment import rotate_reflect
 from saltjet.training.objective import loss_fn, predictions

@@ -30,7 +30,8 @@ from saltjet.training import distributed, run
 from saltjet.training import log as training_log
 from saltjet.config import RunConfig
 from saltjet.data.particles import ParticleData
-from saltjet.data.pipeline import JetTensors, PreparedSplits, RunSplits, build_splits, epoch_seed, eval_shard
+from saltjet.data.batches import epoch_seed, eval_shard
+from saltjet.data.pipeline import JetTensors, PreparedSplits, RunSplits, build_splits
 from saltjet.errors import ConfigError, DataError, TrainingError
 from saltjet.models import count_parameters, create_model, model_config
 from saltjet.training.augment import augment_columns
