@@ -36,10 +36,8 @@ import numpy as np
 import torch
 
 from saltjet import __version__
-from saltjet.config import DataConfig, RunConfig, build_dataclass
+from saltjet.config import RunConfig
 from saltjet.data.features import CORE, expand_features
-from saltjet.data.pipeline import split_for_run
-from saltjet.data.tasks import TASKS
 from saltjet.errors import ConfigError
 from saltjet.evaluation.evaluate import save_predictions
 from saltjet.evaluation.floor import FloorConfig, evaluate_floor
@@ -53,11 +51,11 @@ from saltjet.study.reuse import (check_same_split, copy_floor, copy_run, find_re
                                  run_key)
 from saltjet.study.scaling import run_scaling
 from saltjet.study.spec import StudySpec, load_study
+from saltjet.study.splits import DEFAULT_DATA, SPLIT_KEYS, TaskData, TaskSplit, applicable_tasks
 from saltjet.training.loop import train
 from saltjet.training.run import read_info, write_json
 
 METRIC_KEYS = ("accuracy", "auc_macro", "mean_rejection_at_tpr_0.8", "rejection_at_eff_0.3", "rejection_at_eff_0.5")
-DEFAULT_DATA = {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}
 DEFAULT_TRAIN = {"device": "auto"}
 
 
@@ -94,9 +92,6 @@ def _write_json(path: Path, obj) -> None:
     write_json(path, obj, indent=1)
 
 
-SPLIT_KEYS = ("val_fraction", "test_fraction", "seed", "task")  # one split per task, shared by the runs
-
-
 def feature_names_of(spec: StudySpec) -> list[str]:
     """Every input feature name any run of the study uses (the study reads the physical columns
     they need once; each run's pipeline builds its own features)."""
@@ -121,54 +116,6 @@ def run_config(spec: StudySpec, run, seed: int, test_fraction: float, data_sourc
     train = {**DEFAULT_TRAIN, **spec.train, **run.train, "seed": seed, "quiet": quiet}
     return RunConfig.from_dict({"model": run.model, "model_options": dict(run.model_options), "data": data,
                                 "train": train})
-
-
-@dataclasses.dataclass
-class _Task:
-    """One task's jets, cut once (`saltjet.data.pipeline.split_for_run`): `splits` go to every
-    training of the task, `test` to its evaluations and `splits.train` to the physics floor."""
-
-    splits: object  # saltjet.data.pipeline.RunSplits
-    test: object  # ParticleData: the held-out part, or the point clouds' fixed test files
-    test_fraction: float
-
-    @property
-    def n_pool(self) -> int:
-        return len(self.splits.train) + len(self.splits.val) + len(self.splits.test)
-
-
-class _TaskData:
-    """Per-task splits of the study's jets, relabelled by the run pipeline, built once and cached."""
-
-    def __init__(self, study_data, spec: StudySpec):
-        self.study_data, self.spec, self._cache = study_data, spec, {}
-
-    def get(self, task: str) -> _Task:
-        if task not in self._cache:
-            fixed_test = self.study_data.test
-            split = {k: v for k, v in {**DEFAULT_DATA, **self.spec.data}.items() if k in SPLIT_KEYS}
-            test_fraction = split["test_fraction"] if fixed_test is None else 0.0
-            kind_task = task if self.study_data.pool.kind == "jets" else None
-            cfg = build_dataclass(DataConfig, {**split, "test_fraction": test_fraction, "task": kind_task}, "data")
-            splits = split_for_run(cfg, self.study_data.pool)
-            self._cache[task] = _Task(splits, splits.test if fixed_test is None else fixed_test, test_fraction)
-        return self._cache[task]
-
-
-def _applicable_tasks(spec: StudySpec, class_names: list[str], notes: list[str]) -> list[str]:
-    if spec.kind != "jets":
-        return list(spec.tasks)
-    tasks = []
-    for task in spec.tasks:
-        groups = TASKS[task]
-        needed = {c for _, sources in groups for c in sources} if groups else set()
-        if needed <= set(class_names):
-            tasks.append(task)
-        else:
-            notes.append(f"task {task} skipped: the data has classes {', '.join(class_names)}")
-    if not tasks:
-        raise ConfigError(f"none of the study's tasks ({', '.join(spec.tasks)}) fits the data's classes {class_names}")
-    return tasks
 
 
 def run_study(name: str, data: str | None = None, seeds: int | None = None, quick: bool = False,
@@ -239,7 +186,7 @@ class _Job:
     sizes: tuple[int, int, int]  # training, validation and test jets of its task
 
 
-_TASK_DATA: "_TaskData | None" = None  # this process's study data (set by the runner or `_init_worker`)
+_TASK_DATA: "TaskData | None" = None  # this process's study data (set by the runner or `_init_worker`)
 
 
 def _load_study_data(spec: StudySpec, data_path, fmt: str, cache_dir: Path, quiet: bool):
@@ -253,7 +200,7 @@ def _init_worker(spec: StudySpec, data_path, fmt: str, cache_dir: Path, threads:
     """Start of a `--jobs` worker process: its thread share and its own copy of the study data."""
     global _TASK_DATA
     torch.set_num_threads(threads)
-    _TASK_DATA = _TaskData(_load_study_data(spec, data_path, fmt, cache_dir, quiet=True), spec)
+    _TASK_DATA = TaskData(_load_study_data(spec, data_path, fmt, cache_dir, quiet=True), spec)
 
 
 def _train_one(job: _Job) -> dict:
@@ -307,8 +254,8 @@ def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, sa
     say(f"study {spec.name}: loading data")
     study_data = _load_study_data(spec, data_path, fmt, cache_dir, quiet)
     results["data"] = study_data.description
-    tasks = _applicable_tasks(spec, study_data.pool.class_names, results["notes"])
-    task_data = _TASK_DATA = _TaskData(study_data, spec)
+    tasks = applicable_tasks(spec, study_data.pool.class_names, results["notes"])
+    task_data = _TASK_DATA = TaskData(study_data, spec)
     all_jobs = _plan(spec, tasks, task_data, study_data.description, out, quiet, results)
     pending = [job for job in all_jobs if not _done_or_reused(job, out, len(all_jobs), say)]
     _train_pending(pending, jobs, len(all_jobs), say, (spec, data_path, fmt, cache_dir))
@@ -392,7 +339,7 @@ def _note_reuse(results: dict) -> None:
                                 f"task and data) as in the {', '.join(sources)} study, copied from there")
 
 
-def _floor(spec, task: str, seed: int, split: _Task, data_description: dict, out: Path, say) -> dict | None:
+def _floor(spec, task: str, seed: int, split: TaskSplit, data_description: dict, out: Path, say) -> dict | None:
     """The physics floor of one (task, seed): read when done, copied when a sibling study fitted the
     same one, else fitted on the task's training jets. Its results.json row; None for point clouds."""
     train_split, test = split.splits.train, split.test
