@@ -8,7 +8,8 @@ import shlex
 from saltjet.cli import positive_int
 
 HELP = ("run a study of the paper (compare, sorting, partitions, multiplicity, scaling, attention, pointcloud, "
-        "features) or the trigger path (trigger: quantise, emulate, firmware estimate)")
+        "features), SAL-T next to weaver's ParT (compare_part) or the trigger path (trigger: quantise, emulate, "
+        "firmware estimate)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
