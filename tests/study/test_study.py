@@ -134,7 +134,7 @@ def test_finished_runs_on_other_jets_are_refused_not_reused(jets_file, compare_o
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["sorting", "partitions", "multiplicity", "attention", "features"])
+@pytest.mark.parametrize("name", ["sorting", "partitions", "multiplicity", "attention", "features", "compare_part"])
 def test_jet_study_quick(name, jets_file, tmp_path):
     out = tmp_path / name
     assert main(["study", name, "--quick", "--quiet", "--data", str(jets_file), "--out", str(out)]) == 0
