@@ -338,3 +338,19 @@ def test_quoted_command_keeps_a_data_glob_one_argument():
     assert shlex.split(line) == ["saltjet", "study", "compare", "--data", "/d/jetImage_[012]_150p_*.h5", "--seeds", "1",
                                  "--out", "r/c", "--epochs", "20", "--tasks", "top_vs_qcd", "--jobs", "2"]
     assert "'/d/jetImage_[012]_150p_*.h5'" in line
+
+
+def test_a_dead_training_process_is_one_line_error():
+    import concurrent.futures
+    import multiprocessing
+    import os
+
+    from saltjet.errors import TrainingError
+    from saltjet.study.runner import _completed
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as executor:
+        futures = {executor.submit(os._exit, 9): "job"}  # the worker dies as under the OOM killer
+        with pytest.raises(TrainingError, match="training process died.*fewer --jobs"):
+            list(_completed(futures, 2))
+

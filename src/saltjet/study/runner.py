@@ -38,7 +38,7 @@ import torch
 from saltjet import __version__
 from saltjet.config import RunConfig
 from saltjet.data.features import CORE, expand_features
-from saltjet.errors import ConfigError
+from saltjet.errors import ConfigError, TrainingError
 from saltjet.evaluation.evaluate import save_predictions
 from saltjet.evaluation.floor import FloorConfig, evaluate_floor
 from saltjet.extras import check_extras, require
@@ -238,12 +238,24 @@ def _train_pending(pending: list[_Job], jobs: int, total: int, say, worker_args:
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
                                                 initargs=(*worker_args, threads)) as executor:
         futures = {executor.submit(_train_one, job): job for job in pending}
-        for future in concurrent.futures.as_completed(futures):
-            job = futures[future]
-            record = future.result()
+        for job, record in _completed(futures, jobs):
             acc = record["report"].get("accuracy")
             say(f"[{job.index}/{total}] {job.task} {job.run.name} seed {job.seed}: done, accuracy {acc:.4f}, "
                 f"{record['summary'].get('wall_seconds', 0):.0f} s")
+
+
+def _completed(futures: dict, jobs: int):
+    """(job, result) of each future as it finishes; `TrainingError` in one line when a worker
+    process died (the pool then breaks: concurrent.futures' BrokenProcessPool)."""
+    for future in concurrent.futures.as_completed(futures):
+        try:
+            yield futures[future], future.result()
+        except concurrent.futures.process.BrokenProcessPool:
+            raise TrainingError(
+                f"a training process died (killed by the system; out of memory is the usual cause: each of the "
+                f"{jobs} --jobs processes holds its own copy of the study data); finished runs are kept, rerun "
+                f"with fewer --jobs"
+            ) from None
 
 
 def _train_and_evaluate(spec, results, data_path, fmt, cache_dir, out, quiet, say, jobs: int = 1) -> None:
