@@ -105,6 +105,21 @@ def test_hls4ml_many_files_glob_sorted_and_max_jets(tmp_path):
     np.testing.assert_array_equal(cut.x, data.x[:25])
 
 
+def test_repeated_jets_are_counted_in_one_warning(tmp_path):
+    for folder in "abc":
+        (tmp_path / folder).mkdir()
+    write_hls4ml(tmp_path / "a" / "jetImage_0_150p_0_10000.h5", n_jets=20, seed=4)
+    write_hls4ml(tmp_path / "b" / "jetImage_0_150p_0_10000.h5", n_jets=20, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # distinct jets: no warning
+        assert len(load(str(tmp_path / "[ab]" / "*.h5"))) == 40
+    copy = tmp_path / "c" / "jetImage_0_150p_0_10000.h5"  # the same file again, in another folder
+    copy.write_bytes((tmp_path / "a" / "jetImage_0_150p_0_10000.h5").read_bytes())
+    with pytest.warns(ReaderWarning, match="20 of 60 jets are repeats") as caught:
+        assert len(load(str(tmp_path / "*" / "*.h5"))) == 60
+    assert len([w for w in caught if "repeats" in str(w.message)]) == 1
+
+
 def test_truncation_keeps_highest_pt_in_file_order_with_one_warning(tmp_path):
     path = tmp_path / "a.h5"
     truth = write_hls4ml(path, n_jets=30, seed=6, max_mult=60)

@@ -16,7 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="jets per class (for --dataset shapes: training meshes per class)")  # fmt: skip
     p.add_argument("--classes", default=None, metavar="C,C",
                    help="only these jet classes, comma-separated from g,q,W,Z,t (default all); the jets are "
-                        "those the full run makes for them (e.g. --classes t adds top jets for top vs QCD)")  # fmt: skip
+                        "those the full run makes for them, so add them with another --seed (e.g. --classes t --seed 1 adds top "
+                        "jets for top vs QCD to a seed-0 set)")  # fmt: skip
     p.add_argument("--dataset", choices=["jets", "shapes"], default="jets", help="what to make (default jets)")
     p.add_argument("--seed", type=int, default=0, help="random seed ≥ 0 (default 0); same seed, same files")
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")

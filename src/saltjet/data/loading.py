@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import glob
 import numbers
+import warnings
 from pathlib import Path
+
+import numpy as np
 
 from saltjet.data.particles import ParticleData
 from saltjet.data.readers import READERS, get_reader
 from saltjet.data.readers.files import HDF5_MAGIC, ROOT_MAGIC, ZIP_MAGIC, file_kind, require_regular, starts_with
-from saltjet.data.readers.screening import check_label_policy, check_nonfinite_policy
+from saltjet.data.readers.screening import ReaderWarning, check_label_policy, check_nonfinite_policy
 from saltjet.errors import ConfigError, DataError
 
 _GLOB_CHARS = set("*?[")
@@ -166,5 +169,24 @@ def load(path_or_glob, format: str = "auto", max_jets: int | None = None, n_part
     check_nonfinite_policy(on_nonfinite)
     check_label_policy(labels)
     fmt, paths = resolve(path_or_glob, format)
-    return get_reader(fmt).read(paths, max_jets=max_jets, n_particles=n_particles, features=features, quiet=quiet,
+    data = get_reader(fmt).read(paths, max_jets=max_jets, n_particles=n_particles, features=features, quiet=quiet,
                                 on_nonfinite=on_nonfinite, labels=labels, **options)
+    repeated = repeated_jets(data)
+    if repeated:
+        warnings.warn(f"{repeated:,} of {len(data):,} jets are repeats of another jet in the data (the same files, or "
+                      f"a generate --classes run and a full run of one --seed, read together?): repeats can land on "
+                      f"both sides of a train/test split", ReaderWarning, stacklevel=2)
+    return data
+
+
+def repeated_jets(data: ParticleData) -> int:
+    """How many jets repeat an earlier jet: same multiplicity, ΣpT and first slot's values (continuous
+    values, so distinct physics jets never match). Empty jets are not counted."""
+    if data.kind != "jets" or len(data) < 2:
+        return 0
+    mult = data.multiplicity
+    real = mult > 0
+    pt_sum = np.where(data.mask, data.x[..., 0], 0.0).sum(axis=1, dtype=np.float64)
+    keys = np.ascontiguousarray(np.column_stack([mult, pt_sum, data.x[:, 0, :].astype(np.float64)])[real])
+    rows = keys.view(np.dtype((np.void, keys.shape[1] * keys.itemsize))).ravel()  # one bytes value per jet
+    return int(len(rows) - len(np.unique(rows)))

@@ -5,7 +5,8 @@ seed derived from (seed, c, j), so the jets do not depend on the number of worke
 `--shard I/K` (0 ≤ I < K) makes the chunks j with j % K == I of every class: the K shards
 together hold exactly the jets of the unsharded run, and each shard is balanced. `classes` picks a
 subset of the five classes (e.g. only t, to add top jets for top vs QCD): its chunks keep the seeds
-they have in the full run, so a subset run makes exactly the full run's jets of those classes. A shard's jets
+they have in the full run, so a subset run makes the full run's jets of those classes (never read
+a subset run together with a full run of the same seed: those jets would be there twice). A shard's jets
 are shuffled with a generator seeded by (seed, I, K) and written as files of `jets_per_file`:
 `jetImage_<I>_150p_<start>_<stop>.h5`, next to `generate_manifest_<I>of<K>.json`.
 
