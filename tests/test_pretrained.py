@@ -104,3 +104,18 @@ def test_ship_copies_a_study_run_and_writes_its_card_from_the_results(shipped, t
     assert Tagger.from_run(dest, device="cpu").class_names == Tagger.from_run(root / "toy-5class").class_names
     with pytest.raises(ConfigError, match="no finished run 'transformer'"):
         ship(study, "5class", "transformer", dest_root=tmp_path / "models")
+
+
+def test_model_card_names_the_generate_commands_of_every_data_folder(tmp_path):
+    import json
+
+    from saltjet.pretrained.ship import generator_note
+
+    settings = {"jets_per_class": 100, "seed": 0, "shard": 1, "n_shards": 5, "mpi": True}
+    for folder, extra in (("jets_a", {}), ("jets_b", {"seed": 1, "shard": 0, "n_shards": 1, "classes": ["t"]})):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "generate_manifest_0of1.json").write_text(json.dumps({"settings": {**settings, **extra}}))
+    note = generator_note(str(tmp_path / "jets_*" / "*.h5"))  # a glob with a wildcard folder part
+    assert "`saltjet generate --jets-per-class 100 --seed 0 --shard 1/5`" in note
+    assert "`saltjet generate --jets-per-class 100 --seed 1 --classes t`" in note
+    assert generator_note(str(tmp_path / "nothing_here" / "*.h5")) == ""

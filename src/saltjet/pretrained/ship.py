@@ -12,6 +12,7 @@ number on the card is read from those files: nothing is typed by hand.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import shutil
 from pathlib import Path
@@ -101,16 +102,24 @@ def model_card(name: str, results: dict, row: dict, floor: dict | None, summary:
 
 
 def generator_note(path: str | None) -> str:
-    """How the data were made, from the `saltjet generate` manifests in the data folder ("" if none)."""
+    """How the data were made, from the `saltjet generate` manifests next to the data files ("" if
+    none). `path` is a file, a folder or a glob (whose folder part may hold wildcards too)."""
     if not path:
         return ""
-    folder = Path(path).parent if any(ch in Path(path).name for ch in "*?[") or Path(path).is_file() else Path(path)
+    named = Path(path)
+    folder = named.parent if any(ch in named.name for ch in "*?[") or named.is_file() else named
     notes = []
-    for manifest in sorted(folder.glob("generate_manifest_*.json")):
+    for manifest in sorted(glob.glob(str(folder / "generate_manifest_*.json"))):
         try:
-            m = json.loads(manifest.read_text())["settings"]
-            notes.append(f"`saltjet generate --jets-per-class {m['jets_per_class']} --seed {m['seed']} "
-                         f"--shard {m['shard']}/{m['n_shards']}`" + ("" if m.get("mpi", True) else " `--no-mpi`"))
+            m = json.loads(Path(manifest).read_text())["settings"]
+            flags = [f"--jets-per-class {m['jets_per_class']}", f"--seed {m['seed']}"]
+            if m["n_shards"] > 1:
+                flags.append(f"--shard {m['shard']}/{m['n_shards']}")
+            if m.get("classes"):
+                flags.append(f"--classes {','.join(m['classes'])}")
+            if not m.get("mpi", True):
+                flags.append("--no-mpi")
+            notes.append(f"`saltjet generate {' '.join(flags)}`")
         except (OSError, ValueError, KeyError, TypeError):
             continue
     if not notes:
