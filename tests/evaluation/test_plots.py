@@ -52,6 +52,9 @@ def test_labels():
     assert "√s = 13 TeV" in plots.GENERATED_JETS_LABEL and "800 <" in plots.GENERATED_JETS_LABEL
     assert plots.sample_label({"kind": "jets", "generated": False, "source": "/my/jets.h5"}) == "/my/jets.h5"
     assert plots.sample_label("data/jets_2000pc_seed0/jetImage_0.h5") == plots.GENERATED_JETS_LABEL
+    for path in ("data/jets_200000pc_seed1_t/a.h5", "/d/jets_*0000pc_seed*/*.h5"):  # hand-named, globbed
+        assert plots.sample_label(path) == plots.GENERATED_JETS_LABEL
+    assert plots.sample_label("data/my_jets_seed1/a.h5") == "data/my_jets_seed1/a.h5"
     shapes = {"kind": "pointcloud", "generated": True, "source": "procedural shapes"}
     assert plots.sample_label(shapes) is None and plots.dataset_line(shapes).startswith("Point clouds:")
     assert plots.dataset_line(GENERATED) is None

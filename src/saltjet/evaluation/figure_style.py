@@ -29,8 +29,10 @@ MODEL_LABELS = {"salt": "SAL-T", "linformer": "Linformer", "transformer": "Trans
 # the sample of the built-in generated jets (saltjet.data.generate.pythia, saltjet.study.data)
 GENERATED_JETS_LABEL = (r"Pythia 8, √s = 13 TeV, anti-$k_\mathrm{T}$ $R$ = 0.8, "
                         r"800 < $p_\mathrm{T}$ < 1300 GeV")
-_GENERATED_JETS_DIR = re.compile(r"(^|[/\\])jets_\d+pc_seed\d+([/\\]|$)")
-_GENERATED_SHAPES_DIR = re.compile(r"(^|[/\\])shapes_\d+pc_seed\d+([/\\]|$)")
+# folders `saltjet generate` writes by default (jets_<N>pc_seed<S>) or by hand in that style
+# (jets_200000pc_seed1_t), also as a glob over several of them (jets_*0000pc_seed*)
+_GENERATED_JETS_DIR = re.compile(r"(^|[/\\])jets_[\d*?]+pc_seed[^/\\]*([/\\]|$)")
+_GENERATED_SHAPES_DIR = re.compile(r"(^|[/\\])shapes_[\d*?]+pc_seed[^/\\]*([/\\]|$)")
 SHAPES_LABEL = "procedural 10-class shapes (ModelNet10 layout)"
 
 
