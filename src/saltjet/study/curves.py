@@ -103,6 +103,7 @@ def learning_curve_figures(results: dict, out: Path) -> list[Path]:
     from saltjet.evaluation import plots  # matplotlib only when figures are drawn
 
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     paths: list[Path] = []
     for task in results.get("tasks", {}):
@@ -128,6 +129,9 @@ def learning_curve_figures(results: dict, out: Path) -> list[Path]:
             axes[1].set_xlabel("Training time [min]")
             axes[2].set_xlabel("Training FLOPs (3 × forward)")
             axes[2].set_xscale("log")
+            axes[2].xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap
+            lo, hi = axes[2].get_xlim()  # so keep a labelled power of ten in view
+            axes[2].set_xlim(min(lo, 10.0 ** np.floor(np.log10(hi))), hi)
             axes[0].set_ylabel("Validation accuracy [%]")
             low = min(float(np.min(100 * a["val_accuracy"][min(4, len(a["epoch"]) - 1):]))
                       for runs in by_model.values() for a in runs)
