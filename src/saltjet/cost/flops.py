@@ -29,6 +29,7 @@ from torch import nn
 
 from saltjet.models import model_config
 from saltjet.models.layers import output_size
+from saltjet.models.pairs import PAIR_FEATURES
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def analytic_flops(model_or_name, n_particles: int | None = None, **overrides) -
     before, after = _common(c, n)
     dh = d // c.n_heads
     attn: list[LayerFlops] = []
-    if name == "salt":
+    if name in ("salt", "salt_pair"):
         p, heads = c.partitions, c.n_heads
         h_max = max(c.conv_heights) if c.conv_mode != "none" else 0
         taps = h_max or 1  # the logit product reads h_max shifted copies of h (1 without convolution)
@@ -109,6 +110,9 @@ def analytic_flops(model_or_name, n_particles: int | None = None, **overrides) -
             LayerFlops("attention_value_out", L * 2 * n * heads * p * d,
                        "attention (n, H·p) @ (H·p, d): ×Ṽ and out-projection in one; softmax excluded"),
         ]
+        if name == "salt_pair":  # once per jet, shared by the blocks; the pair features' logs excluded
+            attn.insert(0, LayerFlops("pair_embed", 2 * n * p * (len(PAIR_FEATURES) + heads) * c.pair_hidden,
+                                      "partition-pair MLP 4→hidden→H on the n·p (particle, partition) pairs"))
     elif name == "linformer":
         k = c.proj_dim
         attn = [

@@ -222,22 +222,27 @@ class PartitionedAttention(_MultiHead):
             mask = F.pad(mask, (0, pad))
         return mask.view(-1, self.partitions, self.block).any(dim=-1)
 
-    def logits(self, h: torch.Tensor, mask: torch.Tensor, convolve: bool = True) -> torch.Tensor:
+    def logits(self, h: torch.Tensor, mask: torch.Tensor, convolve: bool = True, bias=None) -> torch.Tensor:
         """Attention logits before the softmax, (B, H, n, p); for inspection and plots."""
         q, k, v = self.split_qkv(h)
         k_tilde, _ = self.collapse(k, v, mask)
-        return self._logits(q, k_tilde, mask, convolve)
+        return self._logits(q, k_tilde, mask, convolve, bias)
 
-    def _logits(self, q, k_tilde, mask, convolve: bool) -> torch.Tensor:
+    def _logits(self, q, k_tilde, mask, convolve: bool, bias=None) -> torch.Tensor:
         s = (q @ k_tilde.transpose(-1, -2)) * (self.d_head**-0.5)
         s = s.masked_fill(~mask[:, None, :, None], 0.0)
         if convolve and self.conv is not None:
             s = self.conv(s)
+        if bias is not None:  # (B, H·p, n) -> (B, H, n, p), added after the convolution
+            s = s + bias.view(s.shape[0], self.n_heads, self.partitions, -1).transpose(-1, -2)
         return s.masked_fill(~self.occupied(mask)[:, None, None, :], EXCLUDED)
 
-    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         """h: (B, n, d), mask: (B, n) -> (B, n, d). Same function as `forward_reference`, refactored
-        for speed (see the class notes): logits and logit convolution in one batched product."""
+        for speed (see the class notes): logits and logit convolution in one batched product.
+
+        bias: optional (B, H·p, n) added to the logits after the convolution, before the softmax
+        (SAL-T-pair's partition-pair bias, `saltjet.models.pairs`); it rides in the added term."""
         n, d = static_size(h, 1), static_size(h, 2)
         heads, parts = self.n_heads, self.partitions
         hp = heads * parts
@@ -253,6 +258,8 @@ class PartitionedAttention(_MultiHead):
         # (real particles counted per partition by one product with the 0/1 membership matrix)
         count = torch.matmul(members, mask.unsqueeze(-1).to(h.dtype))  # (B, H·p, 1)
         added = torch.where(count > 0, w["bias"], EXCLUDED)
+        if bias is not None:
+            added = added + bias  # (B, H·p, n)
         if self.conv is None:
             logits = torch.baddbmm(added, folded_k.reshape(-1, hp, d), hm.transpose(1, 2))  # (B, H·p, n)
         elif self._large(h, n):
@@ -339,12 +346,12 @@ class PartitionedAttention(_MultiHead):
             out["shift"] = torch.eye(h_max, dtype=kv.dtype, device=kv.device).expand(heads * parts, h_max, h_max).contiguous()
         return out
 
-    def forward_reference(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward_reference(self, h: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         """The literal formulation (Q, K, V for every particle, collapse, logits, convolution,
-        softmax, ×Ṽ, merge heads, projection); `forward` must equal it. h: (B, n, d) -> (B, n, d)."""
+        [+ bias], softmax, ×Ṽ, merge heads, projection); `forward` must equal it. h: (B, n, d) -> (B, n, d)."""
         q, k, v = self.split_qkv(h)
         k_tilde, v_tilde = self.collapse(k, v, mask)
-        attn = torch.softmax(self._logits(q, k_tilde, mask, convolve=True), dim=-1)
+        attn = torch.softmax(self._logits(q, k_tilde, mask, convolve=True, bias=bias), dim=-1)
         return self.merge_heads(self.attn_drop(attn) @ v_tilde)
 
 

@@ -251,12 +251,13 @@ class EncoderBlock(nn.Module):
         self.norm2 = make_norm(norm, d_model)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """h: (B, n, d), mask: (B, n) -> (B, n, d)."""
+    def forward(self, h: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """h: (B, n, d), mask: (B, n) -> (B, n, d); `bias`, if given, goes to the attention's logits."""
+        a = self.attn(h, mask) if bias is None else self.attn(h, mask, bias)
         if self.training and self.drop.p:
-            h = self.norm1(h + self.drop(self.attn(h, mask)))
+            h = self.norm1(h + self.drop(a))
             return self.norm2(h + self.drop(self.ffn(h)))
-        h = self.norm1(h + self.attn(h, mask))
+        h = self.norm1(h + a)
         return self.norm2(h + self.ffn(h))
 
 

@@ -51,8 +51,8 @@ from types import ModuleType
 import torch
 from torch import nn
 
-from saltjet.data.features import expand_features
 from saltjet.errors import ConfigError, MissingExtraError
+from saltjet.models.pairs import MomentumColumns, feature_names, massless_four_vectors
 from saltjet.models.layers import InputScaler, is_tracing, no_jet_nan, output_size
 from saltjet.models.registry import register_model
 from saltjet.models.tagger import JetTagger, ModelConfig, choice, whole_number
@@ -107,19 +107,8 @@ class ParTConfig(ModelConfig):
             if not isinstance(widths, (list, tuple)):
                 raise ConfigError(f"{name} must be a list of whole numbers, got {widths!r}")
             setattr(self, name, tuple(whole_number(w, f"{name} entries") for w in widths))
-        self.features = tuple(_feature_names(self.features))
-        have = set(self.features)
-        if not ({"pt", "log_pt"} & have and {"eta_rel", "phi_rel"} <= have):
-            raise ConfigError(f"model 'part' builds 4-vectors from pT, eta_rel and phi_rel: its features need "
-                              f"pt or log_pt, eta_rel and phi_rel, got {', '.join(self.features)}")
-
-
-def _feature_names(features) -> list[str]:
-    if isinstance(features, (list, tuple)) and all(isinstance(f, str) and f for f in features) and features:
-        return expand_features(list(features))
-    if isinstance(features, str) and features:
-        return expand_features(features)
-    raise ConfigError(f"features must be a feature set name or a list of feature names, got {features!r}")
+        self.features = tuple(feature_names(self.features))
+        MomentumColumns(self.features, "part")  # refuses features without pT, η_rel, φ_rel
 
 
 def weaver_part() -> ModuleType:
@@ -180,10 +169,7 @@ class ParT(JetTagger):
                               "(e.g. --set model.features=log)")
         weaver = weaver_part()
         self.scaler = InputScaler(c.n_features)
-        names = list(c.features)
-        self._pt = names.index("pt") if "pt" in names else None
-        self._log_pt = names.index("log_pt") if self._pt is None else None
-        self._eta, self._phi = names.index("eta_rel"), names.index("phi_rel")
+        self._columns = MomentumColumns(c.features, "part")
         with _quiet_weaver():
             self.part = weaver.ParticleTransformer(
                 input_dim=c.n_features, num_classes=output_size(c.n_classes), pair_input_type="pp",
@@ -227,11 +213,7 @@ class ParT(JetTagger):
         slots get the same fixed vector (pT 1 at η = φ = 0), not weaver's zeros: a zero 4-vector has
         φ = atan2(0, 0), NaN in ONNX Runtime, and a NaN pair bias poisons the real rows too.
         """
-        pt = x[..., self._pt] if self._pt is not None else torch.exp(x[..., self._log_pt])
-        pt = torch.where(mask, pt, torch.ones_like(pt))  # padding: pT 1 along η = φ = 0, never a zero vector
-        eta, phi = x[..., self._eta], x[..., self._phi]
-        up, down = 0.5 * pt * torch.exp(eta), 0.5 * pt * torch.exp(-eta)  # sinh/cosh via exp: ONNX-exportable
-        return torch.stack([pt * torch.cos(phi), pt * torch.sin(phi), up - down, (up + down) * ENERGY_SHRINK], dim=1)
+        return massless_four_vectors(*self._columns.pt_eta_phi(x, mask), ENERGY_SHRINK, dim=1)
 
     def encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x: (B, n, F), mask: (B, n) -> particle embeddings (B, n, d) after the last particle block

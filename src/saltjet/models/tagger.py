@@ -129,9 +129,16 @@ class JetTagger(nn.Module):
             h = torch.relu(F.linear(x - self.scaler.center, linear.weight / self.scaler.scale, linear.bias))
         else:
             h = self.embed(self.scaler(x))
+        bias = self.attention_bias(x, mask)
         for block in self.blocks:
-            h = block(h, mask)
+            h = block(h, mask) if bias is None else block(h, mask, bias)
         return h
+
+    def attention_bias(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
+        """An additive bias for every block's attention logits, computed from the raw inputs
+        x (B, n, F) (padded slots zeroed) and mask (B, n); None (the default) for no bias.
+        `saltjet.models.salt_pair` returns its partition-pair bias (B, H·p, n)."""
+        return None
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x: (B, n, F) physical features, mask: (B, n) bool -> logits (B, out).

@@ -1,0 +1,128 @@
+"""Particle 4-vectors from a run's features, and SAL-T's linear-cost pair features.
+
+ParT (arXiv:2202.03772) adds to every attention logit an embedding of four features of the particle
+pair (i, j): ln Δ, ln kT, ln z and ln m². That costs n² pairs. SAL-T's attention has n × p logits,
+one per particle i and partition c, so the same four features of the pair (particle i, partition
+c's summed 4-vector P_c) cost n·p: linear in n, like the rest of SAL-T. `PartitionPairBias` embeds
+them into one additive bias per head on the n × p logits (`saltjet.models.salt_pair`).
+
+    x (B, n, F) features, mask (B, n) bool
+      -> v (B, n, 4): massless (px, py, pz, E) in the jet frame from pT, η_rel, φ_rel
+      -> P (B, p, 4): sums of the real particles of each contiguous kT-ordered partition
+      -> f (B, n, p, 4): ln Δ_ic, ln kT_ic, ln z_ic, ln m²_ic   (ParT's definitions)
+      -> MLP 4 -> hidden -> H, ReLU between                         (B, n, p, H)
+      -> bias (B, H·p, n), row (head, partition), column particle
+
+with Δ = √(Δy² + Δφ²) (rapidity y of P_c, η of the massless particle), kT = min(pT_i, pT_c)·Δ,
+z = min(pT_i, pT_c)/(pT_i + pT_c), m² = (v_i + P_c)². Logarithms take max(·, `PAIR_EPS`), as
+weaver's do. A partition without a real particle gets the fixed 4-vector (pT 1 at y = φ = 0), so
+no feature is NaN; its logits are excluded by the attention anyway. Padded particles are zeroed
+before the sums (by selection) and their own rows are never read (`PartitionedAttention`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from saltjet.data.feature_module import wrap_phi
+from saltjet.data.features import expand_features
+from saltjet.errors import ConfigError
+
+PAIR_EPS = 1e-8  # floor of the logarithms' arguments (weaver's `eps`)
+PAIR_FEATURES = ("ln_delta", "ln_kt", "ln_z", "ln_m2")
+
+
+def feature_names(features) -> list[str]:
+    """A feature set name ("log") or a list of feature names -> the list of names; else `ConfigError`."""
+    if isinstance(features, (list, tuple)) and all(isinstance(f, str) and f for f in features) and features:
+        return expand_features(list(features))
+    if isinstance(features, str) and features:
+        return expand_features(features)
+    raise ConfigError(f"features must be a feature set name or a list of feature names, got {features!r}")
+
+
+class MomentumColumns:
+    """Which of a run's F feature columns give pT (`pt`, or `log_pt` exponentiated), η_rel and φ_rel.
+
+    model: the model's name, for the error message. `ConfigError` in one line when one is missing.
+    """
+
+    def __init__(self, features: list[str] | tuple[str, ...], model: str):
+        names = list(features)
+        have = set(names)
+        if not ({"pt", "log_pt"} & have and {"eta_rel", "phi_rel"} <= have):
+            raise ConfigError(f"model {model!r} builds 4-vectors from pT, eta_rel and phi_rel: its features need "
+                              f"pt or log_pt, eta_rel and phi_rel, got {', '.join(names)}")
+        self.pt = names.index("pt") if "pt" in have else None
+        self.log_pt = None if self.pt is not None else names.index("log_pt")
+        self.eta, self.phi = names.index("eta_rel"), names.index("phi_rel")
+
+    def pt_eta_phi(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x (B, n, F) with padded slots zeroed, mask (B, n) -> pT, η, φ (B, n) each; padded slots
+        get pT 1 (never a zero vector, whose φ would be atan2(0, 0)), η = φ = 0."""
+        pt = x[..., self.pt] if self.pt is not None else torch.exp(x[..., self.log_pt])
+        return torch.where(mask, pt, torch.ones_like(pt)), x[..., self.eta], x[..., self.phi]
+
+
+def massless_four_vectors(pt: torch.Tensor, eta: torch.Tensor, phi: torch.Tensor, energy_scale: float = 1.0,
+                          dim: int = -1) -> torch.Tensor:
+    """pT, η, φ (B, n) -> (px, py, pz, E) stacked on a new axis `dim`: (B, n, 4) by default, (B, 4, n)
+    with dim=1 (weaver's layout); E·`energy_scale`. sinh/cosh through exp, which every ONNX runtime has."""
+    up, down = 0.5 * pt * torch.exp(eta), 0.5 * pt * torch.exp(-eta)
+    return torch.stack([pt * torch.cos(phi), pt * torch.sin(phi), up - down, (up + down) * energy_scale], dim=dim)
+
+
+def partition_sums(v: torch.Tensor, mask: torch.Tensor, partitions: int, block: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """v (B, n, 4), mask (B, n), n ≤ partitions·block -> P (B, p, 4) summed real 4-vectors of the p
+    contiguous blocks of `block` slots, and occupied (B, p) bool (a real particle in the block)."""
+    n = v.shape[1]
+    pad = partitions * block - n
+    v = torch.where(mask.unsqueeze(-1), v, 0.0)
+    if not (isinstance(pad, int) and pad == 0):
+        v, mask = F.pad(v, (0, 0, 0, pad)), F.pad(mask, (0, pad))
+    sums = v.reshape(v.shape[0], partitions, block, 4).sum(dim=2)
+    return sums, mask.reshape(-1, partitions, block).any(dim=-1)
+
+
+def partition_pair_features(pt, eta, phi, mask, partitions: int, block: int) -> torch.Tensor:
+    """Particle i (pT, η, φ, each (B, n)) against partition c's summed 4-vector -> (B, n, p, 4):
+    ln Δ, ln kT, ln z, ln m² (module docstring). mask (B, n) bool."""
+    v = massless_four_vectors(pt, eta, phi)  # (B, n, 4)
+    total, occupied = partition_sums(v, mask, partitions, block)
+    fixed = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=v.dtype, device=v.device)
+    total = torch.where(occupied.unsqueeze(-1), total, fixed)  # (B, p, 4)
+    px, py, pz, e = total.unbind(-1)
+    pt_c = torch.sqrt(px * px + py * py).clamp(min=PAIR_EPS)
+    rap_c = 0.5 * torch.log((e + pz).clamp(min=PAIR_EPS) / (e - pz).clamp(min=PAIR_EPS))
+    phi_c = torch.atan2(py, px)
+    pt_i, pt_p = pt.unsqueeze(2), pt_c.unsqueeze(1)  # (B, n, 1), (B, 1, p)
+    d_rap = eta.unsqueeze(2) - rap_c.unsqueeze(1)
+    d_phi = wrap_phi(phi.unsqueeze(2) - phi_c.unsqueeze(1))
+    ln_delta = 0.5 * torch.log((d_rap * d_rap + d_phi * d_phi).clamp(min=PAIR_EPS))
+    ln_low = torch.log(torch.minimum(pt_i, pt_p).clamp(min=PAIR_EPS))
+    ln_kt = ln_low + ln_delta
+    ln_z = ln_low - torch.log((pt_i + pt_p).clamp(min=PAIR_EPS))
+    pair = v.unsqueeze(2) + total.unsqueeze(1)  # (B, n, p, 4)
+    m2 = pair[..., 3] ** 2 - (pair[..., :3] ** 2).sum(dim=-1)
+    return torch.stack([ln_delta, ln_kt, ln_z, torch.log(m2.clamp(min=PAIR_EPS))], dim=-1)
+
+
+class PartitionPairBias(nn.Module):
+    """Embeds `partition_pair_features` into one attention bias per head: (B, H·p, n).
+
+    Parameters: Linear(4 -> hidden) and Linear(hidden -> H), with biases: 5·hidden + (hidden+1)·H.
+    """
+
+    def __init__(self, columns: MomentumColumns, partitions: int, block: int, n_heads: int, hidden: int):
+        super().__init__()
+        self.columns, self.partitions, self.block = columns, partitions, block
+        self.embed = nn.Sequential(nn.Linear(len(PAIR_FEATURES), hidden), nn.ReLU(), nn.Linear(hidden, n_heads))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, n, F) raw features with padded slots zeroed, mask (B, n) -> bias (B, H·p, n)."""
+        pt, eta, phi = self.columns.pt_eta_phi(x, mask)
+        features = partition_pair_features(pt, eta, phi, mask, self.partitions, self.block)
+        bias = self.embed(features)  # (B, n, p, H)
+        return bias.permute(0, 3, 2, 1).reshape(bias.shape[0], -1, bias.shape[1])

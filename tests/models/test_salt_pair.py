@@ -1,0 +1,109 @@
+"""Model `salt_pair`: SAL-T with the partition-pair bias (`saltjet.models.pairs`).
+
+The generic model tests (shapes, padding, permutations, gradients, export, FLOPs) run over it as a
+registered model; here: the pair features against a hand computation, the bias in the fast
+attention path against the literal one, SAL-T recovered when the bias is zero, names and errors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import random_jets
+from saltjet.cost.flops import analytic_flops
+from saltjet.errors import ConfigError
+from saltjet.models import count_parameters, create_model
+from saltjet.models.attention import PartitionedAttention
+from saltjet.models.pairs import partition_pair_features
+
+LOG = ["log_pt", "log_ptrel", "log_e", "eta_rel", "phi_rel", "delta_r"]
+
+
+def _four_vector(pt, eta, phi):
+    return np.array([pt * math.cos(phi), pt * math.sin(phi), pt * math.sinh(eta), pt * math.cosh(eta)])
+
+
+def test_pair_features_equal_a_hand_computation():
+    """Particle i against the summed 4-vector of each partition: ln Δ, ln kT, ln z, ln m²."""
+    pt = torch.tensor([[50.0, 20.0, 9.0, 4.0, 2.0, 0.0]], dtype=torch.float64)
+    eta = torch.tensor([[0.01, -0.2, 0.3, 0.15, -0.4, 0.0]], dtype=torch.float64)
+    phi = torch.tensor([[0.02, 0.1, -0.25, 3.1, -3.1, 0.0]], dtype=torch.float64)
+    mask = pt > 0
+    got = partition_pair_features(pt, eta, phi, mask, partitions=3, block=2)[0].numpy()  # (n, p, 4)
+    vectors = [_four_vector(*(float(t[0, j]) for t in (pt, eta, phi))) for j in range(5)]
+    partitions = [vectors[0] + vectors[1], vectors[2] + vectors[3], vectors[4]]
+    for i in range(5):
+        v = vectors[i]
+        for c, big in enumerate(partitions):
+            pt_c = math.hypot(big[0], big[1])
+            rap_c = 0.5 * math.log((big[3] + big[2]) / (big[3] - big[2]))
+            d_phi = (float(phi[0, i]) - math.atan2(big[1], big[0]) + math.pi) % (2 * math.pi) - math.pi
+            ln_delta = 0.5 * math.log(max((float(eta[0, i]) - rap_c) ** 2 + d_phi**2, 1e-8))  # floor: weaver's eps
+            low = min(float(pt[0, i]), pt_c)
+            pair = v + big
+            m2 = max(pair[3] ** 2 - (pair[:3] ** 2).sum(), 1e-8)  # (the lone particle 4 with itself: m² = 0)
+            want = [ln_delta, math.log(low) + ln_delta, math.log(low / (float(pt[0, i]) + pt_c)), math.log(m2)]
+            np.testing.assert_allclose(got[i, c], want, rtol=1e-9, atol=1e-9)
+    assert np.isfinite(got).all()  # the padded slot, and no NaN anywhere
+
+
+def test_empty_partitions_give_finite_features():
+    pt = torch.tensor([[30.0, 10.0, 0.0, 0.0]])
+    mask = pt > 0
+    f = partition_pair_features(pt, torch.zeros_like(pt), torch.zeros_like(pt), mask, partitions=2, block=2)
+    assert torch.isfinite(f).all()
+
+
+@pytest.mark.parametrize("conv_mode", ["shared", "depthwise", "none"])
+@pytest.mark.parametrize("batch, n, p", [(5, 150, 4), (5, 37, 8), (40, 150, 4)])  # (40, 150): large-batch path
+def test_fast_forward_with_bias_equals_the_literal_formulation(conv_mode, batch, n, p):
+    torch.manual_seed(0)
+    attn = PartitionedAttention(16, 4, n, p, (1, 3, 5), conv_mode)
+    h = torch.randn(batch, n, 16, requires_grad=True)
+    bias = torch.randn(batch, 4 * p, n, requires_grad=True)
+    mask = torch.rand(batch, n, generator=torch.Generator().manual_seed(3)) < 0.6
+    mask[:, 0] = True
+    fast, ref = attn(h, mask, bias), attn.forward_reference(h, mask, bias)
+    real = mask.unsqueeze(-1).expand_as(fast)
+    torch.testing.assert_close(fast[real], ref[real], atol=1e-5, rtol=1e-5)
+    for a, b in zip(torch.autograd.grad((fast * real).sum(), [h, bias]), torch.autograd.grad((ref * real).sum(), [h, bias])):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(fast[real], attn(h, mask)[real])  # the bias does change the output
+
+
+def test_zero_bias_gives_salt_exactly():
+    """With the pair embedding's last layer zeroed, SAL-T-pair is SAL-T with the same weights."""
+    torch.manual_seed(0)
+    pair = create_model("salt_pair", n_particles=40).eval()
+    torch.nn.init.zeros_(pair.pair_bias.embed[-1].weight)
+    torch.nn.init.zeros_(pair.pair_bias.embed[-1].bias)
+    salt = create_model("salt", n_particles=40).eval()
+    salt.load_state_dict({k: v for k, v in pair.state_dict().items() if not k.startswith("pair_bias.")})
+    x, mask = random_jets(6, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(pair(x, mask), salt(x, mask), atol=0, rtol=0)
+        pair.pair_bias.embed[-1].bias.fill_(0.5)  # one constant per head: the softmax ignores it
+        torch.testing.assert_close(pair(x, mask), salt(x, mask), atol=1e-6, rtol=1e-5)
+
+
+def test_reads_its_inputs_by_name_and_the_pair_cost_is_linear():
+    model = create_model("salt_pair", n_features=6, features="log", n_classes=2)
+    assert model.config.features == tuple(LOG)
+    assert count_parameters(model) == count_parameters(create_model("salt", n_features=6, n_classes=2)) + 5 * 8 + 9 * 4
+    pair = {n: analytic_flops("salt_pair", n_particles=n).by_layer()["pair_embed"] for n in (40, 80, 120)}
+    assert pair[80] - pair[40] == pair[120] - pair[80] == 2 * 40 * 4 * (4 + 4) * 8
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"features": ["log_e", "eta_rel", "delta_r"]}, "features need pt or log_pt, eta_rel and phi_rel"),
+    ({"n_features": 6}, "3 feature names"),
+    ({"pair_hidden": 0}, "pair_hidden must be a whole number"),
+    ({"features": 7}, "features must be a feature set name"),
+])
+def test_bad_options_are_one_line_config_errors(options, message):
+    with pytest.raises(ConfigError, match=message):
+        create_model("salt_pair", **options)
