@@ -79,14 +79,14 @@ def test_zero_bias_gives_salt_exactly():
     """With the pair embedding's last layer zeroed, SAL-T-pair is SAL-T with the same weights."""
     torch.manual_seed(0)
     pair = create_model("salt_pair", n_particles=40).eval()
-    torch.nn.init.zeros_(pair.pair_bias.embed[-1].weight)
-    torch.nn.init.zeros_(pair.pair_bias.embed[-1].bias)
+    torch.nn.init.zeros_(pair.pairs.bias_embed[-1].weight)
+    torch.nn.init.zeros_(pair.pairs.bias_embed[-1].bias)
     salt = create_model("salt", n_particles=40).eval()
-    salt.load_state_dict({k: v for k, v in pair.state_dict().items() if not k.startswith("pair_bias.")})
+    salt.load_state_dict({k: v for k, v in pair.state_dict().items() if not k.startswith("pairs.")})
     x, mask = random_jets(6, 40)
     with torch.no_grad():
         torch.testing.assert_close(pair(x, mask), salt(x, mask), atol=0, rtol=0)
-        pair.pair_bias.embed[-1].bias.fill_(0.5)  # one constant per head: the softmax ignores it
+        pair.pairs.bias_embed[-1].bias.fill_(0.5)  # one constant per head: the softmax ignores it
         torch.testing.assert_close(pair(x, mask), salt(x, mask), atol=1e-6, rtol=1e-5)
 
 

@@ -3,15 +3,16 @@
 ParT (arXiv:2202.03772) adds to every attention logit an embedding of four features of the particle
 pair (i, j): ln Δ, ln kT, ln z and ln m². That costs n² pairs. SAL-T's attention has n × p logits,
 one per particle i and partition c, so the same four features of the pair (particle i, partition
-c's summed 4-vector P_c) cost n·p: linear in n, like the rest of SAL-T. `PartitionPairBias` embeds
-them into one additive bias per head on the n × p logits (`saltjet.models.salt_pair`).
+c's summed 4-vector P_c) cost n·p: linear in n, like the rest of SAL-T. `PartitionPairs` embeds
+them into one additive bias per head on the n × p logits, and/or into each particle's embedding
+(`saltjet.models.salt_pair`).
 
     x (B, n, F) features, mask (B, n) bool
       -> v (B, n, 4): massless (px, py, pz, E) in the jet frame from pT, η_rel, φ_rel
       -> P (B, p, 4): sums of the real particles of each contiguous kT-ordered partition
-      -> f (B, n, p, 4): ln Δ_ic, ln kT_ic, ln z_ic, ln m²_ic   (ParT's definitions)
-      -> MLP 4 -> hidden -> H, ReLU between                         (B, n, p, H)
-      -> bias (B, H·p, n), row (head, partition), column particle
+      -> f (B, n, p, 4): ln Δ_ic, ln kT_ic, ln z_ic, ln m²_ic   (ParT's definitions), standardised
+      -> bias: MLP 4 -> hidden -> H, ReLU between  (B, n, p, H) -> (B, H·p, n), row (head, partition)
+      -> inputs: Linear(4·p -> d) of each particle's p pairs    (B, n, d), added to its embedding
 
 with Δ = √(Δy² + Δφ²) (rapidity y of P_c, η of the massless particle), kT = min(pT_i, pT_c)·Δ,
 z = min(pT_i, pT_c)/(pT_i + pT_c), m² = (v_i + P_c)². Logarithms take max(·, `PAIR_EPS`), as
@@ -29,6 +30,7 @@ from torch import nn
 from saltjet.data.feature_module import wrap_phi
 from saltjet.data.features import expand_features
 from saltjet.errors import ConfigError
+from saltjet.models.layers import is_tracing
 
 PAIR_EPS = 1e-8  # floor of the logarithms' arguments (weaver's `eps`)
 PAIR_FEATURES = ("ln_delta", "ln_kt", "ln_z", "ln_m2")
@@ -109,20 +111,55 @@ def partition_pair_features(pt, eta, phi, mask, partitions: int, block: int) -> 
     return torch.stack([ln_delta, ln_kt, ln_z, torch.log(m2.clamp(min=PAIR_EPS))], dim=-1)
 
 
-class PartitionPairBias(nn.Module):
-    """Embeds `partition_pair_features` into one attention bias per head: (B, H·p, n).
+PAIR_MODES = ("bias", "inputs", "both")
 
-    Parameters: Linear(4 -> hidden) and Linear(hidden -> H), with biases: 5·hidden + (hidden+1)·H.
+
+class PartitionPairs(nn.Module):
+    """`partition_pair_features`, standardised, as an attention bias and/or as particle inputs.
+
+    Standardisation: per (partition, feature), x' = (x − median) / IQR over the real particles of the
+    first training batch the module sees (a data-dependent initialisation; buffers `center`, `scale`
+    (p, 4), saved with the weights and constant in exported graphs). Unfitted: identity.
+
+    mode "bias": MLP 4 -> hidden -> H on every pair, an additive logit bias (B, H·p, n);
+    "inputs": Linear(4·p -> d) of each particle's p pairs, added to its embedding (B, n, d);
+    "both": the two. Parameters: bias 5·hidden + (hidden+1)·H; inputs (4·p + 1)·d.
     """
 
-    def __init__(self, columns: MomentumColumns, partitions: int, block: int, n_heads: int, hidden: int):
+    def __init__(self, columns: MomentumColumns, partitions: int, block: int, n_heads: int, d_model: int,
+                 hidden: int, mode: str):
         super().__init__()
         self.columns, self.partitions, self.block = columns, partitions, block
-        self.embed = nn.Sequential(nn.Linear(len(PAIR_FEATURES), hidden), nn.ReLU(), nn.Linear(hidden, n_heads))
+        k = len(PAIR_FEATURES)
+        self.register_buffer("center", torch.zeros(partitions, k))
+        self.register_buffer("scale", torch.ones(partitions, k))
+        self.register_buffer("fitted", torch.tensor(False))
+        self.bias_embed = (nn.Sequential(nn.Linear(k, hidden), nn.ReLU(), nn.Linear(hidden, n_heads))
+                           if mode in ("bias", "both") else None)
+        self.input_embed = nn.Linear(k * partitions, d_model) if mode in ("inputs", "both") else None
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x (B, n, F) raw features with padded slots zeroed, mask (B, n) -> bias (B, H·p, n)."""
+    def features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, n, F) raw features with padded slots zeroed, mask (B, n) -> standardised (B, n, p, 4)."""
         pt, eta, phi = self.columns.pt_eta_phi(x, mask)
-        features = partition_pair_features(pt, eta, phi, mask, self.partitions, self.block)
-        bias = self.embed(features)  # (B, n, p, H)
-        return bias.permute(0, 3, 2, 1).reshape(bias.shape[0], -1, bias.shape[1])
+        f = partition_pair_features(pt, eta, phi, mask, self.partitions, self.block)
+        if self.training and not is_tracing() and not bool(self.fitted):
+            self.fit(f.detach(), mask)
+        return (f - self.center) / self.scale
+
+    @torch.no_grad()
+    def fit(self, f: torch.Tensor, mask: torch.Tensor) -> None:
+        """Median and interquartile range per (partition, feature) over the real particles of f (B, n, p, 4)."""
+        real = f[mask].flatten(1)  # (N, p·4)
+        q = torch.quantile(real, torch.tensor([0.25, 0.5, 0.75], dtype=real.dtype, device=real.device), dim=0)
+        self.center.copy_(q[1].view_as(self.center))
+        self.scale.copy_((q[2] - q[0]).clamp(min=1e-3).view_as(self.scale))
+        self.fitted.fill_(True)
+
+    def bias(self, f: torch.Tensor) -> torch.Tensor:
+        """Standardised features (B, n, p, 4) -> logit bias (B, H·p, n)."""
+        b = self.bias_embed(f)  # (B, n, p, H)
+        return b.permute(0, 3, 2, 1).reshape(b.shape[0], -1, b.shape[1])
+
+    def inputs(self, f: torch.Tensor) -> torch.Tensor:
+        """Standardised features (B, n, p, 4) -> a term (B, n, d) for each particle's embedding."""
+        return self.input_embed(f.flatten(2))

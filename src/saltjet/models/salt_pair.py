@@ -4,13 +4,15 @@ variant, not in the paper).
 ParT's gain over plain transformers comes from pair features (pair masses, kT, ...) added to the
 attention logits; they cost n² pairs. SAL-T's logits are n × p (particle × partition), so the
 analogue pairs each particle with each partition's summed 4-vector: n·p pairs, linear in n
-(`saltjet.models.pairs`). One bias (B, H·p, n) is computed from the raw inputs and added to the
-logits of every block, after the logit convolution, as ParT shares one pair embedding across blocks.
+(`saltjet.models.pairs`). With pair_mode "bias" one bias (B, H·p, n) is computed from the raw
+inputs and added to the logits of every block, after the logit convolution, as ParT shares one pair
+embedding across blocks; with "inputs" each particle's p pair-feature vectors are embedded and added
+to its embedding instead; "both" does both.
 
     x (B, n, F), mask (B, n)
-      -> PartitionPairBias(x, mask)                 (B, H·p, n), once
-      -> InputScaler -> Linear(F→d) + ReLU           (B, n, d)
-      -> n_layers × EncoderBlock(LPP-MHA + bias)     (B, n, d)
+      -> PartitionPairs.features(x, mask)            (B, n, p, 4), standardised, once
+      -> InputScaler -> Linear(F→d) + ReLU           (B, n, d)   [+ Linear(4·p→d) of the pairs]
+      -> n_layers × EncoderBlock(LPP-MHA [+ bias])   (B, n, d)
       -> masked max pool -> head                     (B, out)
 
 The model reads its inputs by name (`features`, filled from the data by training), as `part` does.
@@ -22,31 +24,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from saltjet.errors import ConfigError
-from saltjet.models.pairs import MomentumColumns, PartitionPairBias, feature_names
+from saltjet.models.pairs import PAIR_MODES, MomentumColumns, PartitionPairs, feature_names
 from saltjet.models.registry import register_model
 from saltjet.models.salt import SALT, SALTConfig
-from saltjet.models.tagger import whole_number
+from saltjet.models.tagger import choice, whole_number
 
 
 @dataclass
 class SALTPairConfig(SALTConfig):
     """SAL-T's options plus: features, the F input features' names (or a set name such as "log")
-    giving pT (pt or log_pt), eta_rel and phi_rel; pair_hidden, the width of the pair embedding."""
+    giving pT (pt or log_pt), eta_rel and phi_rel; pair_hidden, the width of the bias embedding;
+    pair_mode, where the pair features go: "bias" (the logits), "inputs" (each particle's
+    embedding) or "both" (`saltjet.models.pairs.PartitionPairs`)."""
 
     features: tuple[str, ...] = ("pt", "eta_rel", "phi_rel")
     pair_hidden: int = 8
+    pair_mode: str = "bias"
 
     def __post_init__(self):
         super().__post_init__()
         self.pair_hidden = whole_number(self.pair_hidden, "pair_hidden")
+        self.pair_mode = choice(self.pair_mode, PAIR_MODES, "pair_mode")
         self.features = tuple(feature_names(self.features))
         MomentumColumns(self.features, "salt_pair")  # refuses features without pT, η_rel, φ_rel
 
 
 @register_model("salt_pair", SALTPairConfig)
 class SALTPair(SALT):
-    """SAL-T with the partition-pair bias (module docstring); submodule `pair_bias`."""
+    """SAL-T with the partition-pair features (module docstring); submodule `pairs`."""
 
     def __init__(self, config: SALTPairConfig):
         super().__init__(config)
@@ -56,9 +64,16 @@ class SALTPair(SALT):
                               f"for n_features={c.n_features}; set its features to the run's "
                               "(e.g. --set model.features=log)")
         block = self.blocks[0].attn.block
-        self.pair_bias = PartitionPairBias(MomentumColumns(c.features, "salt_pair"), c.partitions, block,
-                                           c.n_heads, c.pair_hidden)
+        self.pairs = PartitionPairs(MomentumColumns(c.features, "salt_pair"), c.partitions, block, c.n_heads,
+                                    c.d_model, c.pair_hidden, c.pair_mode)
 
-    def attention_bias(self, x, mask):
-        """x (B, n, F) raw features, padded slots zeroed; mask (B, n) -> (B, H·p, n)."""
-        return self.pair_bias(x, mask)
+    def encode_zeroed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, n, F) raw features, padded slots zeroed; mask (B, n) -> (B, n, d)."""
+        f = self.pairs.features(x, mask)  # (B, n, p, 4)
+        h = self.embed_particles(x)
+        if self.pairs.input_embed is not None:
+            h = h + self.pairs.inputs(f)
+        bias = self.pairs.bias(f) if self.pairs.bias_embed is not None else None
+        for block in self.blocks:
+            h = block(h, mask, bias)
+        return h

@@ -124,21 +124,17 @@ class JetTagger(nn.Module):
         saved two tiny ops but moved a shipped Transformer's logits by 2.5e-5 (float32 cancellation
         of the centre). In an ONNX trace only 1/scale is folded (W/scale, a constant; the centre is
         still subtracted first): one graph node fewer, the same logits to float rounding."""
-        if torch.jit.is_tracing():  # ONNX: 1/scale folds into the embedding weights (ORT folds W/scale)
-            linear = self.embed[0]
-            h = torch.relu(F.linear(x - self.scaler.center, linear.weight / self.scaler.scale, linear.bias))
-        else:
-            h = self.embed(self.scaler(x))
-        bias = self.attention_bias(x, mask)
+        h = self.embed_particles(x)
         for block in self.blocks:
-            h = block(h, mask) if bias is None else block(h, mask, bias)
+            h = block(h, mask)
         return h
 
-    def attention_bias(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
-        """An additive bias for every block's attention logits, computed from the raw inputs
-        x (B, n, F) (padded slots zeroed) and mask (B, n); None (the default) for no bias.
-        `saltjet.models.salt_pair` returns its partition-pair bias (B, H·p, n)."""
-        return None
+    def embed_particles(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, n, F) raw features, padded slots zeroed -> ReLU(Linear(scaled x)) (B, n, d)."""
+        if torch.jit.is_tracing():  # ONNX: 1/scale folds into the embedding weights (ORT folds W/scale)
+            linear = self.embed[0]
+            return torch.relu(F.linear(x - self.scaler.center, linear.weight / self.scaler.scale, linear.bias))
+        return self.embed(self.scaler(x))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x: (B, n, F) physical features, mask: (B, n) bool -> logits (B, out).
