@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from conftest import random_jets
-from saltjet.cost.flops import analytic_flops
+from saltjet.cost.flops import analytic_flops, measured_flops
 from saltjet.errors import ConfigError
 from saltjet.models import count_parameters, create_model
 from saltjet.models.attention import PartitionedAttention
@@ -80,22 +80,49 @@ def test_zero_bias_gives_salt_exactly():
     torch.manual_seed(0)
     pair = create_model("salt_pair", n_particles=40).eval()
     torch.nn.init.zeros_(pair.pairs.bias_embed[-1].weight)
-    torch.nn.init.zeros_(pair.pairs.bias_embed[-1].bias)
     salt = create_model("salt", n_particles=40).eval()
     salt.load_state_dict({k: v for k, v in pair.state_dict().items() if not k.startswith("pairs.")})
     x, mask = random_jets(6, 40)
     with torch.no_grad():
         torch.testing.assert_close(pair(x, mask), salt(x, mask), atol=0, rtol=0)
-        pair.pairs.bias_embed[-1].bias.fill_(0.5)  # one constant per head: the softmax ignores it
-        torch.testing.assert_close(pair(x, mask), salt(x, mask), atol=1e-6, rtol=1e-5)
 
 
 def test_reads_its_inputs_by_name_and_the_pair_cost_is_linear():
     model = create_model("salt_pair", n_features=6, features="log", n_classes=2)
     assert model.config.features == tuple(LOG)
-    assert count_parameters(model) == count_parameters(create_model("salt", n_features=6, n_classes=2)) + 5 * 8 + 9 * 4
-    pair = {n: analytic_flops("salt_pair", n_particles=n).by_layer()["pair_embed"] for n in (40, 80, 120)}
+    assert count_parameters(model) == count_parameters(create_model("salt", n_features=6, n_classes=2)) + 5 * 8 + 8 * 4
+    pair = {n: analytic_flops("salt_pair", n_particles=n).by_layer()["pair_bias"] for n in (40, 80, 120)}
     assert pair[80] - pair[40] == pair[120] - pair[80] == 2 * 40 * 4 * (4 + 4) * 8
+
+
+@pytest.mark.parametrize("mode, extra", [("bias", 5 * 8 + 8 * 4), ("inputs", 17 * 16), ("both", 5 * 8 + 8 * 4 + 17 * 16)])
+def test_pair_modes_parameters_flops_and_gradients(mode, extra):
+    model = create_model("salt_pair", n_particles=37, pair_mode=mode)
+    assert count_parameters(model) == count_parameters(create_model("salt", n_particles=37)) + extra
+    x, mask = random_jets(3, 37)
+    model.train()
+    model(x, mask).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    model.eval()
+    assert analytic_flops(model).total == measured_flops(model, x, mask)
+
+
+def test_pair_features_are_standardised_on_the_first_training_batch_only():
+    torch.manual_seed(0)
+    model = create_model("salt_pair", n_particles=40)
+    x, mask = random_jets(16, 40, seed=1)
+    with torch.no_grad():
+        model.eval()(x, mask)
+        assert not model.pairs.fitted and torch.equal(model.pairs.scale, torch.ones(4, 4))  # evaluation: no fit
+        model.train()(x, mask)
+        pt, eta, phi = model.pairs.columns.pt_eta_phi(x, mask)
+        real = partition_pair_features(pt, eta, phi, mask, 4, 10)[mask]  # (N, p, 4)
+        torch.testing.assert_close(model.pairs.center, real.median(dim=0).values, rtol=0, atol=1e-5)
+        iqr = torch.quantile(real.flatten(1), 0.75, dim=0) - torch.quantile(real.flatten(1), 0.25, dim=0)
+        torch.testing.assert_close(model.pairs.scale, iqr.clamp(min=1e-3).view(4, 4))
+        center = model.pairs.center.clone()
+        model(*random_jets(16, 40, seed=2))  # a later batch does not refit
+        assert torch.equal(model.pairs.center, center) and "pairs.center" in model.state_dict()
 
 
 @pytest.mark.parametrize("options, message", [
@@ -103,6 +130,7 @@ def test_reads_its_inputs_by_name_and_the_pair_cost_is_linear():
     ({"n_features": 6}, "3 feature names"),
     ({"pair_hidden": 0}, "pair_hidden must be a whole number"),
     ({"features": 7}, "features must be a feature set name"),
+    ({"pair_mode": "sum"}, "unknown pair_mode 'sum'; choose from bias, inputs, both"),
 ])
 def test_bad_options_are_one_line_config_errors(options, message):
     with pytest.raises(ConfigError, match=message):

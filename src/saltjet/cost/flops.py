@@ -111,8 +111,13 @@ def analytic_flops(model_or_name, n_particles: int | None = None, **overrides) -
                        "attention (n, H·p) @ (H·p, d): ×Ṽ and out-projection in one; softmax excluded"),
         ]
         if name == "salt_pair":  # once per jet, shared by the blocks; the pair features' logs excluded
-            attn.insert(0, LayerFlops("pair_embed", 2 * n * p * (len(PAIR_FEATURES) + heads) * c.pair_hidden,
-                                      "partition-pair MLP 4→hidden→H on the n·p (particle, partition) pairs"))
+            k = len(PAIR_FEATURES)
+            bias = c.pair_mode in ("bias", "both")
+            inputs = c.pair_mode in ("inputs", "both")
+            attn[:0] = [LayerFlops("pair_bias", 2 * n * p * (k + heads) * c.pair_hidden if bias else 0,
+                                   "pair MLP 4→hidden→H on the n·p (particle, partition) pairs"),
+                        LayerFlops("pair_inputs", 2 * n * k * p * d if inputs else 0,
+                                   "Linear(4·p→d) of each particle's pair features")]
     elif name == "linformer":
         k = c.proj_dim
         attn = [

@@ -88,11 +88,29 @@ def partition_sums(v: torch.Tensor, mask: torch.Tensor, partitions: int, block: 
     return sums, mask.reshape(-1, partitions, block).any(dim=-1)
 
 
-def partition_pair_features(pt, eta, phi, mask, partitions: int, block: int) -> torch.Tensor:
-    """Particle i (pT, η, φ, each (B, n)) against partition c's summed 4-vector -> (B, n, p, 4):
-    ln Δ, ln kT, ln z, ln m² (module docstring). mask (B, n) bool."""
+def leading_particles(v: torch.Tensor, pt: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """v (B, n, 4), pt, mask (B, n) -> the 4-vectors of the k highest-pT real particles (B, k, 4), in
+    falling pT, and occupied (B, k) bool (False where the jet has fewer than k particles)."""
+    key = torch.where(mask, pt, float("-inf"))
+    n = v.shape[1]
+    if isinstance(n, int) and n < k:
+        key, v = F.pad(key, (0, k - n), value=float("-inf")), F.pad(v, (0, 0, 0, k - n))
+    top = key.topk(k, dim=1)
+    return v.gather(1, top.indices.unsqueeze(-1).expand(-1, -1, 4)), top.values > float("-inf")
+
+
+PAIR_ANCHORS = ("partitions", "leading")
+
+
+def partition_pair_features(pt, eta, phi, mask, partitions: int, block: int, anchors: str = "partitions") -> torch.Tensor:
+    """Particle i (pT, η, φ, each (B, n)) against anchor c -> (B, n, p, 4): ln Δ, ln kT, ln z, ln m²
+    (module docstring). mask (B, n) bool. anchors "partitions": partition c's summed 4-vector;
+    "leading": the c-th highest-pT particle (p anchors either way, so the cost is n·p)."""
     v = massless_four_vectors(pt, eta, phi)  # (B, n, 4)
-    total, occupied = partition_sums(v, mask, partitions, block)
+    if anchors == "leading":
+        total, occupied = leading_particles(v, pt, mask, partitions)
+    else:
+        total, occupied = partition_sums(v, mask, partitions, block)
     fixed = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=v.dtype, device=v.device)
     total = torch.where(occupied.unsqueeze(-1), total, fixed)  # (B, p, 4)
     px, py, pz, e = total.unbind(-1)
@@ -123,25 +141,26 @@ class PartitionPairs(nn.Module):
 
     mode "bias": MLP 4 -> hidden -> H on every pair, an additive logit bias (B, H·p, n);
     "inputs": Linear(4·p -> d) of each particle's p pairs, added to its embedding (B, n, d);
-    "both": the two. Parameters: bias 5·hidden + (hidden+1)·H; inputs (4·p + 1)·d.
+    "both": the two. Parameters: bias 5·hidden + hidden·H (no output bias: a constant per head is
+    the same for every partition, which the softmax over partitions ignores); inputs (4·p + 1)·d.
     """
 
     def __init__(self, columns: MomentumColumns, partitions: int, block: int, n_heads: int, d_model: int,
-                 hidden: int, mode: str):
+                 hidden: int, mode: str, anchors: str = "partitions"):
         super().__init__()
-        self.columns, self.partitions, self.block = columns, partitions, block
+        self.columns, self.partitions, self.block, self.anchors = columns, partitions, block, anchors
         k = len(PAIR_FEATURES)
         self.register_buffer("center", torch.zeros(partitions, k))
         self.register_buffer("scale", torch.ones(partitions, k))
         self.register_buffer("fitted", torch.tensor(False))
-        self.bias_embed = (nn.Sequential(nn.Linear(k, hidden), nn.ReLU(), nn.Linear(hidden, n_heads))
+        self.bias_embed = (nn.Sequential(nn.Linear(k, hidden), nn.ReLU(), nn.Linear(hidden, n_heads, bias=False))
                            if mode in ("bias", "both") else None)
         self.input_embed = nn.Linear(k * partitions, d_model) if mode in ("inputs", "both") else None
 
     def features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x (B, n, F) raw features with padded slots zeroed, mask (B, n) -> standardised (B, n, p, 4)."""
         pt, eta, phi = self.columns.pt_eta_phi(x, mask)
-        f = partition_pair_features(pt, eta, phi, mask, self.partitions, self.block)
+        f = partition_pair_features(pt, eta, phi, mask, self.partitions, self.block, self.anchors)
         if self.training and not is_tracing() and not bool(self.fitted):
             self.fit(f.detach(), mask)
         return (f - self.center) / self.scale

@@ -16,8 +16,8 @@ to its embedding instead; "both" does both.
       -> masked max pool -> head                     (B, out)
 
 The model reads its inputs by name (`features`, filled from the data by training), as `part` does.
-Default config at n=150, 3 features, 5 classes: SAL-T's 3,264 parameters + 76 for the pair
-embedding (pair_hidden 8, 4 heads).
+Default config at n=150, 3 features, 5 classes: SAL-T's 3,264 parameters + 72 for the pair
+bias embedding (pair_mode bias, pair_hidden 8, 4 heads); + 272 more with pair_mode both.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from saltjet.errors import ConfigError
-from saltjet.models.pairs import PAIR_MODES, MomentumColumns, PartitionPairs, feature_names
+from saltjet.models.pairs import PAIR_ANCHORS, PAIR_MODES, MomentumColumns, PartitionPairs, feature_names
 from saltjet.models.registry import register_model
 from saltjet.models.salt import SALT, SALTConfig
 from saltjet.models.tagger import choice, whole_number
@@ -38,16 +38,20 @@ class SALTPairConfig(SALTConfig):
     """SAL-T's options plus: features, the F input features' names (or a set name such as "log")
     giving pT (pt or log_pt), eta_rel and phi_rel; pair_hidden, the width of the bias embedding;
     pair_mode, where the pair features go: "bias" (the logits), "inputs" (each particle's
-    embedding) or "both" (`saltjet.models.pairs.PartitionPairs`)."""
+    embedding) or "both" (`saltjet.models.pairs.PartitionPairs`); pair_anchors, what each particle
+    is paired with: "partitions" (each partition's summed 4-vector) or "leading" (the p highest-pT
+    particles of the jet)."""
 
     features: tuple[str, ...] = ("pt", "eta_rel", "phi_rel")
     pair_hidden: int = 8
     pair_mode: str = "bias"
+    pair_anchors: str = "partitions"
 
     def __post_init__(self):
         super().__post_init__()
         self.pair_hidden = whole_number(self.pair_hidden, "pair_hidden")
         self.pair_mode = choice(self.pair_mode, PAIR_MODES, "pair_mode")
+        self.pair_anchors = choice(self.pair_anchors, PAIR_ANCHORS, "pair_anchors")
         self.features = tuple(feature_names(self.features))
         MomentumColumns(self.features, "salt_pair")  # refuses features without pT, η_rel, φ_rel
 
@@ -65,7 +69,7 @@ class SALTPair(SALT):
                               "(e.g. --set model.features=log)")
         block = self.blocks[0].attn.block
         self.pairs = PartitionPairs(MomentumColumns(c.features, "salt_pair"), c.partitions, block, c.n_heads,
-                                    c.d_model, c.pair_hidden, c.pair_mode)
+                                    c.d_model, c.pair_hidden, c.pair_mode, c.pair_anchors)
 
     def encode_zeroed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x (B, n, F) raw features, padded slots zeroed; mask (B, n) -> (B, n, d)."""
