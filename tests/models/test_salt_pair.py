@@ -51,6 +51,29 @@ def test_pair_features_equal_a_hand_computation():
     assert np.isfinite(got).all()  # the padded slot, and no NaN anywhere
 
 
+def test_leading_anchors_are_the_highest_pt_particles():
+    """pair_anchors "leading": anchor c is the c-th highest-pT real particle; missing ones stay finite."""
+    pt = torch.tensor([[4.0, 50.0, 9.0, 20.0, 0.0], [3.0, 0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    eta = torch.tensor([[0.1, -0.2, 0.3, 0.05, 0.0], [0.2, 0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    phi = torch.tensor([[-0.3, 0.1, 0.2, -0.1, 0.0], [0.1, 0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    mask = pt > 0
+    got = partition_pair_features(pt, eta, phi, mask, partitions=3, block=2, anchors="leading")
+    assert torch.isfinite(got).all()
+    for c, j in enumerate([1, 3, 2]):  # falling pT: 50, 20, 9
+        for i in range(4):
+            a = _four_vector(*(float(t[0, i]) for t in (pt, eta, phi)))
+            b = _four_vector(*(float(t[0, j]) for t in (pt, eta, phi)))
+            pair = a + b
+            m2 = max(pair[3] ** 2 - (pair[:3] ** 2).sum(), 1e-8)
+            low = min(float(pt[0, i]), float(pt[0, j]))
+            np.testing.assert_allclose(got[0, i, c, 3].item(), math.log(m2), rtol=1e-7, atol=1e-7)
+            np.testing.assert_allclose(got[0, i, c, 2].item(), math.log(low / (float(pt[0, i]) + float(pt[0, j]))),
+                                       rtol=1e-9, atol=1e-9)
+    # a trimmed jet shorter than p anchors (n < p) still works
+    short = partition_pair_features(pt[:, :2], eta[:, :2], phi[:, :2], mask[:, :2], partitions=3, block=1, anchors="leading")
+    assert short.shape == (2, 2, 3, 4) and torch.isfinite(short).all()
+
+
 def test_empty_partitions_give_finite_features():
     pt = torch.tensor([[30.0, 10.0, 0.0, 0.0]])
     mask = pt > 0
@@ -75,11 +98,16 @@ def test_fast_forward_with_bias_equals_the_literal_formulation(conv_mode, batch,
     assert not torch.allclose(fast[real], attn(h, mask)[real])  # the bias does change the output
 
 
-def test_zero_bias_gives_salt_exactly():
-    """With the pair embedding's last layer zeroed, SAL-T-pair is SAL-T with the same weights."""
+@pytest.mark.parametrize("mode", ["bias", "inputs", "both"])
+def test_zeroed_pair_layers_give_salt_exactly(mode):
+    """With the pair embeddings' output layers zeroed, SAL-T-pair is SAL-T with the same weights."""
     torch.manual_seed(0)
-    pair = create_model("salt_pair", n_particles=40).eval()
-    torch.nn.init.zeros_(pair.pairs.bias_embed[-1].weight)
+    pair = create_model("salt_pair", n_particles=40, pair_mode=mode).eval()
+    for layer in (pair.pairs.bias_embed[-1] if pair.pairs.bias_embed is not None else None, pair.pairs.input_embed):
+        if layer is not None:
+            torch.nn.init.zeros_(layer.weight)
+            if layer.bias is not None:
+                torch.nn.init.zeros_(layer.bias)
     salt = create_model("salt", n_particles=40).eval()
     salt.load_state_dict({k: v for k, v in pair.state_dict().items() if not k.startswith("pairs.")})
     x, mask = random_jets(6, 40)
@@ -90,14 +118,17 @@ def test_zero_bias_gives_salt_exactly():
 def test_reads_its_inputs_by_name_and_the_pair_cost_is_linear():
     model = create_model("salt_pair", n_features=6, features="log", n_classes=2)
     assert model.config.features == tuple(LOG)
-    assert count_parameters(model) == count_parameters(create_model("salt", n_features=6, n_classes=2)) + 5 * 8 + 8 * 4
-    pair = {n: analytic_flops("salt_pair", n_particles=n).by_layer()["pair_bias"] for n in (40, 80, 120)}
-    assert pair[80] - pair[40] == pair[120] - pair[80] == 2 * 40 * 4 * (4 + 4) * 8
+    assert (model.config.pair_mode, model.config.pair_anchors) == ("inputs", "leading")  # the measured best
+    assert count_parameters(model) == count_parameters(create_model("salt", n_features=6, n_classes=2)) + 17 * 16
+    for mode, layer, per_n in [("bias", "pair_bias", 2 * 4 * (4 + 4) * 8), ("inputs", "pair_inputs", 2 * 4 * 4 * 16)]:
+        pair = {n: analytic_flops("salt_pair", n_particles=n, pair_mode=mode).by_layer()[layer] for n in (40, 80, 120)}
+        assert pair[80] - pair[40] == pair[120] - pair[80] == 40 * per_n
 
 
+@pytest.mark.parametrize("anchors", ["partitions", "leading"])
 @pytest.mark.parametrize("mode, extra", [("bias", 5 * 8 + 8 * 4), ("inputs", 17 * 16), ("both", 5 * 8 + 8 * 4 + 17 * 16)])
-def test_pair_modes_parameters_flops_and_gradients(mode, extra):
-    model = create_model("salt_pair", n_particles=37, pair_mode=mode)
+def test_pair_modes_parameters_flops_and_gradients(mode, extra, anchors):
+    model = create_model("salt_pair", n_particles=37, pair_mode=mode, pair_anchors=anchors)
     assert count_parameters(model) == count_parameters(create_model("salt", n_particles=37)) + extra
     x, mask = random_jets(3, 37)
     model.train()
@@ -116,7 +147,7 @@ def test_pair_features_are_standardised_on_the_first_training_batch_only():
         assert not model.pairs.fitted and torch.equal(model.pairs.scale, torch.ones(4, 4))  # evaluation: no fit
         model.train()(x, mask)
         pt, eta, phi = model.pairs.columns.pt_eta_phi(x, mask)
-        real = partition_pair_features(pt, eta, phi, mask, 4, 10)[mask]  # (N, p, 4)
+        real = partition_pair_features(pt, eta, phi, mask, 4, 10, model.pairs.anchors)[mask]  # (N, p, 4)
         torch.testing.assert_close(model.pairs.center, real.median(dim=0).values, rtol=0, atol=1e-5)
         iqr = torch.quantile(real.flatten(1), 0.75, dim=0) - torch.quantile(real.flatten(1), 0.25, dim=0)
         torch.testing.assert_close(model.pairs.scale, iqr.clamp(min=1e-3).view(4, 4))
@@ -131,6 +162,7 @@ def test_pair_features_are_standardised_on_the_first_training_batch_only():
     ({"pair_hidden": 0}, "pair_hidden must be a whole number"),
     ({"features": 7}, "features must be a feature set name"),
     ({"pair_mode": "sum"}, "unknown pair_mode 'sum'; choose from bias, inputs, both"),
+    ({"pair_anchors": "subjets"}, "unknown pair_anchors 'subjets'; choose from partitions, leading"),
 ])
 def test_bad_options_are_one_line_config_errors(options, message):
     with pytest.raises(ConfigError, match=message):

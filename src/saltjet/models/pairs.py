@@ -88,6 +88,14 @@ def partition_sums(v: torch.Tensor, mask: torch.Tensor, partitions: int, block: 
     return sums, mask.reshape(-1, partitions, block).any(dim=-1)
 
 
+def _sinh(x: torch.Tensor) -> torch.Tensor:
+    """sinh without cancellation near 0 (a Taylor series to x⁷ for |x| < 0.5, relative error < 1e-9),
+    from exp beyond: the TorchScript ONNX exporter has no Sinh."""
+    x2 = x * x
+    series = x * (1 + x2 / 6 * (1 + x2 / 20 * (1 + x2 / 42)))
+    return torch.where(x.abs() < 0.5, series, 0.5 * (torch.exp(x) - torch.exp(-x)))
+
+
 def leading_particles(v: torch.Tensor, pt: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """v (B, n, 4), pt, mask (B, n) -> the 4-vectors of the k highest-pT real particles (B, k, 4), in
     falling pT, and occupied (B, k) bool (False where the jet has fewer than k particles)."""
@@ -124,8 +132,16 @@ def partition_pair_features(pt, eta, phi, mask, partitions: int, block: int, anc
     ln_low = torch.log(torch.minimum(pt_i, pt_p).clamp(min=PAIR_EPS))
     ln_kt = ln_low + ln_delta
     ln_z = ln_low - torch.log((pt_i + pt_p).clamp(min=PAIR_EPS))
-    pair = v.unsqueeze(2) + total.unsqueeze(1)  # (B, n, p, 4)
-    m2 = pair[..., 3] ** 2 - (pair[..., :3] ** 2).sum(dim=-1)
+    # m² = m_c² + 2 pT_i (mT_c cosh Δy − pT_c cos Δφ), written without cancellation (E² − p² in float32
+    # leaves rounding noise of ~1e-7·E², whose log differs between backends; a particle paired with
+    # itself must give exactly 0): mT_c − pT_c = m_c²/(mT_c + pT_c), cosh a − cos b = 2 sinh²(a/2) + 2 sin²(b/2).
+    # An anchor's m_c² under 1e-5·E_c² is rounding noise of a (near-)massless anchor: 0.
+    m2_c = e * e - px * px - py * py - pz * pz
+    m2_c = torch.where(m2_c > 1e-5 * e * e, m2_c, torch.zeros_like(m2_c))
+    excess = (m2_c / (torch.sqrt(m2_c + pt_c * pt_c) + pt_c)).unsqueeze(1)  # mT_c − pT_c, (B, 1, p)
+    angular = 2 * (_sinh(0.5 * d_rap) ** 2 + torch.sin(0.5 * d_phi) ** 2)  # cosh Δy − cos Δφ
+    cosh = 0.5 * (torch.exp(d_rap) + torch.exp(-d_rap))
+    m2 = m2_c.unsqueeze(1) + 2 * pt_i * (excess * cosh + pt_p * angular)
     return torch.stack([ln_delta, ln_kt, ln_z, torch.log(m2.clamp(min=PAIR_EPS))], dim=-1)
 
 

@@ -16,8 +16,9 @@ to its embedding instead; "both" does both.
       -> masked max pool -> head                     (B, out)
 
 The model reads its inputs by name (`features`, filled from the data by training), as `part` does.
-Default config at n=150, 3 features, 5 classes: SAL-T's 3,264 parameters + 72 for the pair
-bias embedding (pair_mode bias, pair_hidden 8, 4 heads); + 272 more with pair_mode both.
+Default config (pair_mode inputs, pair_anchors leading: the best of `reports/salt_pair*`) at n=150,
+3 features, 5 classes: SAL-T's 3,264 parameters + 272 for the pair inputs = 3,536; pair_mode bias
+adds 72 instead (pair_hidden 8, 4 heads), both adds 344.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ class SALTPairConfig(SALTConfig):
 
     features: tuple[str, ...] = ("pt", "eta_rel", "phi_rel")
     pair_hidden: int = 8
-    pair_mode: str = "bias"
-    pair_anchors: str = "partitions"
+    pair_mode: str = "inputs"
+    pair_anchors: str = "leading"
 
     def __post_init__(self):
         super().__post_init__()
