@@ -79,7 +79,11 @@ def test_traced_graph_gives_a_nan_row_for_an_empty_jet_and_leaves_the_others(nam
         expected = model(x, mask)
         got = model.classify(_fill_padding(x, empty, float("nan")), empty)  # the graph without eager checks
     rest = [0, 1, 3, 4]
-    assert torch.isnan(got[2]).all() and torch.equal(got[rest], expected[rest])
+    assert torch.isnan(got[2]).all()
+    if name == "part":  # eager embeds the real pairs only, `classify` every pair: rounding apart on some CPUs
+        torch.testing.assert_close(got[rest], expected[rest], atol=1e-5, rtol=0)
+    else:
+        assert torch.equal(got[rest], expected[rest])
 
 
 @pytest.mark.parametrize("name", MODELS)

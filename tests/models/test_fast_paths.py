@@ -15,12 +15,19 @@ from saltjet.training.run import load_run
 
 
 def reference_logits(model, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The tagger written out literally: scaler, then embedding, SAL-T's `forward_reference`, every
-    slot (no trimming), no weight folds. x: (B, n, F), mask: (B, n) -> (B, out)."""
-    h = model.embed(model.scaler(x.masked_fill(~mask.unsqueeze(-1), 0.0)))
+    """The tagger written out literally: scaler, then embedding (plus `salt_pair`'s pair inputs and
+    bias), SAL-T's `forward_reference`, every slot (no trimming), no weight folds.
+    x: (B, n, F), mask: (B, n) -> (B, out)."""
+    x = x.masked_fill(~mask.unsqueeze(-1), 0.0)
+    h, bias = model.embed(model.scaler(x)), None
+    pairs = getattr(model, "pairs", None)
+    if pairs is not None:
+        f = pairs.features(x, mask)
+        h = h + pairs.inputs(f) if pairs.input_embed is not None else h
+        bias = pairs.bias(f) if pairs.bias_embed is not None else None
     for block in model.blocks:
         attn = block.attn
-        a = attn.forward_reference(h, mask) if isinstance(attn, PartitionedAttention) else attn(h, mask)
+        a = attn.forward_reference(h, mask, bias) if isinstance(attn, PartitionedAttention) else attn(h, mask)
         h = block.norm1(h + a)
         h = block.norm2(h + block.ffn(h))
     return model.head(masked_pool(h, mask, model.config.pooling))
@@ -138,6 +145,9 @@ def test_shipped_models_score_as_the_literal_model(name):
     model.eval()
     c = model.config
     x, mask = random_jets(16, c.n_particles, c.n_features, seed=5)
+    if "log_pt" in getattr(c, "features", ()):  # salt_pair reads pT from ln pT: keep it physical (no ties)
+        col = list(c.features).index("log_pt")
+        x[..., col] = torch.log1p(x[..., col].abs())
     with torch.no_grad():
         torch.testing.assert_close(model(x, mask), reference_logits(model, x, mask), atol=1e-5, rtol=1e-5)
 

@@ -282,6 +282,9 @@ def test_blocked_cpu_inference_equals_one_pass(name):
         blocked = model(x, mask)
         whole = model.classify(x, mask)
     assert blocked.shape == (50, 5)
-    torch.testing.assert_close(blocked, whole, atol=1e-6, rtol=0)
+    # part: eager embeds the pairs of real particles, `classify` every pair (the same sums in another
+    # order: ~1e-6 apart on some CPUs)
+    atol = 1e-5 if name == "part" else 1e-6
+    torch.testing.assert_close(blocked, whole, atol=atol, rtol=0)
     # with gradients (training) the batch runs in one pass and matches too
-    torch.testing.assert_close(model(x, mask).detach(), whole, atol=1e-6, rtol=0)
+    torch.testing.assert_close(model(x, mask).detach(), whole, atol=atol, rtol=0)

@@ -1,24 +1,26 @@
 """Particle 4-vectors from a run's features, and SAL-T's linear-cost pair features.
 
 ParT (arXiv:2202.03772) adds to every attention logit an embedding of four features of the particle
-pair (i, j): ln Δ, ln kT, ln z and ln m². That costs n² pairs. SAL-T's attention has n × p logits,
-one per particle i and partition c, so the same four features of the pair (particle i, partition
-c's summed 4-vector P_c) cost n·p: linear in n, like the rest of SAL-T. `PartitionPairs` embeds
-them into one additive bias per head on the n × p logits, and/or into each particle's embedding
-(`saltjet.models.salt_pair`).
+pair (i, j): ln Δ, ln kT, ln z and ln m². That costs n² pairs. Here each particle is paired with only
+p anchors, so the same four features cost n·p: linear in n, like the rest of SAL-T. The anchors are
+the p highest-pT particles of the jet ("leading", the default: close to a top jet's prongs) or each
+kT-ordered partition's summed 4-vector ("partitions", which measured no gain: `reports/salt_pair`).
+`PartitionPairs` embeds the features into each particle's embedding and/or into one additive bias per
+head on SAL-T's n × p logits (`saltjet.models.salt_pair`).
 
     x (B, n, F) features, mask (B, n) bool
       -> v (B, n, 4): massless (px, py, pz, E) in the jet frame from pT, η_rel, φ_rel
-      -> P (B, p, 4): sums of the real particles of each contiguous kT-ordered partition
+      -> A (B, p, 4): the anchors (leading particles, or partition sums)
       -> f (B, n, p, 4): ln Δ_ic, ln kT_ic, ln z_ic, ln m²_ic   (ParT's definitions), standardised
-      -> bias: MLP 4 -> hidden -> H, ReLU between  (B, n, p, H) -> (B, H·p, n), row (head, partition)
       -> inputs: Linear(4·p -> d) of each particle's p pairs    (B, n, d), added to its embedding
+      -> bias: MLP 4 -> hidden -> H, ReLU between  (B, n, p, H) -> (B, H·p, n), row (head, anchor)
 
-with Δ = √(Δy² + Δφ²) (rapidity y of P_c, η of the massless particle), kT = min(pT_i, pT_c)·Δ,
-z = min(pT_i, pT_c)/(pT_i + pT_c), m² = (v_i + P_c)². Logarithms take max(·, `PAIR_EPS`), as
-weaver's do. A partition without a real particle gets the fixed 4-vector (pT 1 at y = φ = 0), so
-no feature is NaN; its logits are excluded by the attention anyway. Padded particles are zeroed
-before the sums (by selection) and their own rows are never read (`PartitionedAttention`).
+with Δ = √(Δy² + Δφ²) (rapidity y of A_c, η of the massless particle), kT = min(pT_i, pT_c)·Δ,
+z = min(pT_i, pT_c)/(pT_i + pT_c), m² = (v_i + A_c)² computed without cancellation (a particle
+paired with itself gives exactly 0). Logarithms take max(·, `PAIR_EPS`), as weaver's do. A missing
+anchor (an empty partition, a jet with fewer than p particles) is the fixed 4-vector pT 1 at
+y = φ = 0, so no feature is NaN. Padded particles are zeroed before the sums (by selection); their
+own rows are never read (the attention zeroes them, the pooling skips them).
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ class MomentumColumns:
     def pt_eta_phi(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (B, n, F) with padded slots zeroed, mask (B, n) -> pT, η, φ (B, n) each; padded slots
         get pT 1 (never a zero vector, whose φ would be atan2(0, 0)), η = φ = 0."""
-        pt = x[..., self.pt] if self.pt is not None else torch.exp(x[..., self.log_pt])
+        # ln pT is clipped at 20 (pT 4.9e8, far beyond any collider): exp of a larger value would
+        # overflow float32 in the pair masses and turn one absurd particle into NaN features
+        pt = x[..., self.pt] if self.pt is not None else torch.exp(x[..., self.log_pt].clamp(max=20.0))
         return torch.where(mask, pt, torch.ones_like(pt)), x[..., self.eta], x[..., self.phi]
 
 
