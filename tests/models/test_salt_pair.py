@@ -18,7 +18,7 @@ from saltjet.cost.flops import analytic_flops, measured_flops
 from saltjet.errors import ConfigError
 from saltjet.models import count_parameters, create_model
 from saltjet.models.attention import PartitionedAttention
-from saltjet.models.pairs import partition_pair_features
+from saltjet.models.pairs import anchor_pair_features
 
 LOG = ["log_pt", "log_ptrel", "log_e", "eta_rel", "phi_rel", "delta_r"]
 
@@ -33,7 +33,7 @@ def test_pair_features_equal_a_hand_computation():
     eta = torch.tensor([[0.01, -0.2, 0.3, 0.15, -0.4, 0.0]], dtype=torch.float64)
     phi = torch.tensor([[0.02, 0.1, -0.25, 3.1, -3.1, 0.0]], dtype=torch.float64)
     mask = pt > 0
-    got = partition_pair_features(pt, eta, phi, mask, partitions=3, block=2)[0].numpy()  # (n, p, 4)
+    got = anchor_pair_features(pt, eta, phi, mask, partitions=3, block=2)[0].numpy()  # (n, p, 4)
     vectors = [_four_vector(*(float(t[0, j]) for t in (pt, eta, phi))) for j in range(5)]
     partitions = [vectors[0] + vectors[1], vectors[2] + vectors[3], vectors[4]]
     for i in range(5):
@@ -57,7 +57,7 @@ def test_leading_anchors_are_the_highest_pt_particles():
     eta = torch.tensor([[0.1, -0.2, 0.3, 0.05, 0.0], [0.2, 0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
     phi = torch.tensor([[-0.3, 0.1, 0.2, -0.1, 0.0], [0.1, 0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
     mask = pt > 0
-    got = partition_pair_features(pt, eta, phi, mask, partitions=3, block=2, anchors="leading")
+    got = anchor_pair_features(pt, eta, phi, mask, partitions=3, block=2, anchors="leading")
     assert torch.isfinite(got).all()
     for c, j in enumerate([1, 3, 2]):  # falling pT: 50, 20, 9
         for i in range(4):
@@ -70,14 +70,14 @@ def test_leading_anchors_are_the_highest_pt_particles():
             np.testing.assert_allclose(got[0, i, c, 2].item(), math.log(low / (float(pt[0, i]) + float(pt[0, j]))),
                                        rtol=1e-9, atol=1e-9)
     # a trimmed jet shorter than p anchors (n < p) still works
-    short = partition_pair_features(pt[:, :2], eta[:, :2], phi[:, :2], mask[:, :2], partitions=3, block=1, anchors="leading")
+    short = anchor_pair_features(pt[:, :2], eta[:, :2], phi[:, :2], mask[:, :2], partitions=3, block=1, anchors="leading")
     assert short.shape == (2, 2, 3, 4) and torch.isfinite(short).all()
 
 
 def test_empty_partitions_give_finite_features():
     pt = torch.tensor([[30.0, 10.0, 0.0, 0.0]])
     mask = pt > 0
-    f = partition_pair_features(pt, torch.zeros_like(pt), torch.zeros_like(pt), mask, partitions=2, block=2)
+    f = anchor_pair_features(pt, torch.zeros_like(pt), torch.zeros_like(pt), mask, partitions=2, block=2)
     assert torch.isfinite(f).all()
 
 
@@ -147,7 +147,7 @@ def test_pair_features_are_standardised_on_the_first_training_batch_only():
         assert not model.pairs.fitted and torch.equal(model.pairs.scale, torch.ones(4, 4))  # evaluation: no fit
         model.train()(x, mask)
         pt, eta, phi = model.pairs.columns.pt_eta_phi(x, mask)
-        real = partition_pair_features(pt, eta, phi, mask, 4, 10, model.pairs.anchors)[mask]  # (N, p, 4)
+        real = anchor_pair_features(pt, eta, phi, mask, 4, 10, model.pairs.anchors)[mask]  # (N, p, 4)
         torch.testing.assert_close(model.pairs.center, real.median(dim=0).values, rtol=0, atol=1e-5)
         iqr = torch.quantile(real.flatten(1), 0.75, dim=0) - torch.quantile(real.flatten(1), 0.25, dim=0)
         torch.testing.assert_close(model.pairs.scale, iqr.clamp(min=1e-3).view(4, 4))

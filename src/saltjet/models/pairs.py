@@ -5,7 +5,7 @@ pair (i, j): ln Δ, ln kT, ln z and ln m². That costs n² pairs. Here each part
 p anchors, so the same four features cost n·p: linear in n, like the rest of SAL-T. The anchors are
 the p highest-pT particles of the jet ("leading", the default: close to a top jet's prongs) or each
 kT-ordered partition's summed 4-vector ("partitions", which measured no gain: `reports/salt_pair`).
-`PartitionPairs` embeds the features into each particle's embedding and/or into one additive bias per
+`AnchorPairs` embeds the features into each particle's embedding and/or into one additive bias per
 head on SAL-T's n × p logits (`saltjet.models.salt_pair`).
 
     x (B, n, F) features, mask (B, n) bool
@@ -114,7 +114,7 @@ def leading_particles(v: torch.Tensor, pt: torch.Tensor, mask: torch.Tensor, k: 
 PAIR_ANCHORS = ("partitions", "leading")
 
 
-def partition_pair_features(pt, eta, phi, mask, partitions: int, block: int, anchors: str = "partitions") -> torch.Tensor:
+def anchor_pair_features(pt, eta, phi, mask, partitions: int, block: int, anchors: str = "partitions") -> torch.Tensor:
     """Particle i (pT, η, φ, each (B, n)) against anchor c -> (B, n, p, 4): ln Δ, ln kT, ln z, ln m²
     (module docstring). mask (B, n) bool. anchors "partitions": partition c's summed 4-vector;
     "leading": the c-th highest-pT particle (p anchors either way, so the cost is n·p)."""
@@ -152,8 +152,9 @@ def partition_pair_features(pt, eta, phi, mask, partitions: int, block: int, anc
 PAIR_MODES = ("bias", "inputs", "both")
 
 
-class PartitionPairs(nn.Module):
-    """`partition_pair_features`, standardised, as an attention bias and/or as particle inputs.
+class AnchorPairs(nn.Module):
+    """`anchor_pair_features` (pairs with the p anchors), standardised, as particle inputs and/or
+    an attention bias.
 
     Standardisation: per (partition, feature), x' = (x − median) / IQR over the real particles of the
     first training batch the module sees (a data-dependent initialisation; buffers `center`, `scale`
@@ -180,7 +181,7 @@ class PartitionPairs(nn.Module):
     def features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x (B, n, F) raw features with padded slots zeroed, mask (B, n) -> standardised (B, n, p, 4)."""
         pt, eta, phi = self.columns.pt_eta_phi(x, mask)
-        f = partition_pair_features(pt, eta, phi, mask, self.partitions, self.block, self.anchors)
+        f = anchor_pair_features(pt, eta, phi, mask, self.partitions, self.block, self.anchors)
         if self.training and not is_tracing() and not bool(self.fitted):
             self.fit(f.detach(), mask)
         return (f - self.center) / self.scale
