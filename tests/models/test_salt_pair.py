@@ -154,6 +154,9 @@ def test_pair_features_are_standardised_on_the_first_training_batch_only():
         center = model.pairs.center.clone()
         model(*random_jets(16, 40, seed=2))  # a later batch does not refit
         assert torch.equal(model.pairs.center, center) and "pairs.center" in model.state_dict()
+        model.load_state_dict(create_model("salt_pair", n_particles=40).state_dict())  # unfitted weights
+        model(*random_jets(16, 40, seed=2))  # ... are fitted on the next training batch
+        assert model.pairs.fitted and not torch.equal(model.pairs.scale, torch.ones(4, 4))
 
 
 @pytest.mark.parametrize("options, message", [

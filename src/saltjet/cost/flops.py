@@ -115,7 +115,7 @@ def analytic_flops(model_or_name, n_particles: int | None = None, **overrides) -
             bias = c.pair_mode in ("bias", "both")
             inputs = c.pair_mode in ("inputs", "both")
             attn[:0] = [LayerFlops("pair_bias", 2 * n * p * (k + heads) * c.pair_hidden if bias else 0,
-                                   "pair MLP 4→hidden→H on the n·p (particle, partition) pairs"),
+                                   "pair MLP 4→hidden→H on the n·p (particle, anchor) pairs"),
                         LayerFlops("pair_inputs", 2 * n * k * p * d if inputs else 0,
                                    "Linear(4·p→d) of each particle's pair features")]
     elif name == "linformer":

@@ -50,15 +50,21 @@ def feature_names(features) -> list[str]:
 class MomentumColumns:
     """Which of a run's F feature columns give pT (`pt`, or `log_pt` exponentiated), η_rel and φ_rel.
 
-    model: the model's name, for the error message. `ConfigError` in one line when one is missing.
+    model: the model's name, for the error message. n_features: the model's input width, checked
+    against the number of names when given (a model building itself). `ConfigError` in one line when
+    a column is missing or the count differs.
     """
 
-    def __init__(self, features: list[str] | tuple[str, ...], model: str):
+    def __init__(self, features: list[str] | tuple[str, ...], model: str, n_features: int | None = None):
         names = list(features)
         have = set(names)
         if not ({"pt", "log_pt"} & have and {"eta_rel", "phi_rel"} <= have):
             raise ConfigError(f"model {model!r} builds 4-vectors from pT, eta_rel and phi_rel: its features need "
                               f"pt or log_pt, eta_rel and phi_rel, got {', '.join(names)}")
+        if n_features is not None and len(names) != n_features:
+            raise ConfigError(f"model {model!r} has {len(names)} feature names ({', '.join(names)}) for "
+                              f"n_features={n_features}; set its features to the run's "
+                              "(e.g. --set model.features=log)")
         self.pt = names.index("pt") if "pt" in have else None
         self.log_pt = None if self.pt is not None else names.index("log_pt")
         self.eta, self.phi = names.index("eta_rel"), names.index("phi_rel")
@@ -167,13 +173,14 @@ class AnchorPairs(nn.Module):
     """
 
     def __init__(self, columns: MomentumColumns, partitions: int, block: int, n_heads: int, d_model: int,
-                 hidden: int, mode: str, anchors: str = "partitions"):
+                 hidden: int, mode: str, anchors: str):
         super().__init__()
         self.columns, self.partitions, self.block, self.anchors = columns, partitions, block, anchors
         k = len(PAIR_FEATURES)
         self.register_buffer("center", torch.zeros(partitions, k))
         self.register_buffer("scale", torch.ones(partitions, k))
         self.register_buffer("fitted", torch.tensor(False))
+        self._seen_fitted = False  # `fitted` read True once: no device sync on later training steps
         self.bias_embed = (nn.Sequential(nn.Linear(k, hidden), nn.ReLU(), nn.Linear(hidden, n_heads, bias=False))
                            if mode in ("bias", "both") else None)
         self.input_embed = nn.Linear(k * partitions, d_model) if mode in ("inputs", "both") else None
@@ -182,9 +189,16 @@ class AnchorPairs(nn.Module):
         """x (B, n, F) raw features with padded slots zeroed, mask (B, n) -> standardised (B, n, p, 4)."""
         pt, eta, phi = self.columns.pt_eta_phi(x, mask)
         f = anchor_pair_features(pt, eta, phi, mask, self.partitions, self.block, self.anchors)
-        if self.training and not is_tracing() and not bool(self.fitted):
-            self.fit(f.detach(), mask)
+        if self.training and not self._seen_fitted and not is_tracing():
+            if not bool(self.fitted):
+                self.fit(f.detach(), mask)
+            self._seen_fitted = True
         return (f - self.center) / self.scale
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        """Loaded buffers may be unfitted: read `fitted` again on the next training step."""
+        super()._load_from_state_dict(*args, **kwargs)
+        self._seen_fitted = False
 
     @torch.no_grad()
     def fit(self, f: torch.Tensor, mask: torch.Tensor) -> None:

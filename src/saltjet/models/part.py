@@ -163,13 +163,9 @@ class ParT(JetTagger):
     def __init__(self, config: ParTConfig):
         nn.Module.__init__(self)  # not JetTagger's skeleton: weaver builds the network
         c = self.config = config
-        if len(c.features) != c.n_features:
-            raise ConfigError(f"model 'part' has {len(c.features)} feature names ({', '.join(c.features)}) for "
-                              f"n_features={c.n_features}; set its features to the run's "
-                              "(e.g. --set model.features=log)")
+        self._columns = MomentumColumns(c.features, "part", c.n_features)  # before weaver: a clear error first
         weaver = weaver_part()
         self.scaler = InputScaler(c.n_features)
-        self._columns = MomentumColumns(c.features, "part")
         with _quiet_weaver():
             self.part = weaver.ParticleTransformer(
                 input_dim=c.n_features, num_classes=output_size(c.n_classes), pair_input_type="pp",

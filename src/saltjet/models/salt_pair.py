@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import torch
 
-from saltjet.errors import ConfigError
 from saltjet.models.pairs import PAIR_ANCHORS, PAIR_MODES, MomentumColumns, AnchorPairs, feature_names
 from saltjet.models.registry import register_model
 from saltjet.models.salt import SALT, SALTConfig
@@ -64,12 +63,8 @@ class SALTPair(SALT):
     def __init__(self, config: SALTPairConfig):
         super().__init__(config)
         c = config
-        if len(c.features) != c.n_features:
-            raise ConfigError(f"model 'salt_pair' has {len(c.features)} feature names ({', '.join(c.features)}) "
-                              f"for n_features={c.n_features}; set its features to the run's "
-                              "(e.g. --set model.features=log)")
         block = self.blocks[0].attn.block
-        self.pairs = AnchorPairs(MomentumColumns(c.features, "salt_pair"), c.partitions, block, c.n_heads,
+        self.pairs = AnchorPairs(MomentumColumns(c.features, "salt_pair", c.n_features), c.partitions, block, c.n_heads,
                                     c.d_model, c.pair_hidden, c.pair_mode, c.pair_anchors)
 
     def encode_zeroed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
