@@ -14,7 +14,7 @@ MODELS = list_models()
 
 
 def test_registry_lists_the_models():
-    assert MODELS == ["linformer", "part", "salt", "salt_pair", "transformer"]
+    assert MODELS == ["linformer", "part", "salt", "salt_pair", "transformer", "transformer_pair"]
 
 
 @pytest.mark.parametrize(
@@ -25,6 +25,7 @@ def test_registry_lists_the_models():
         ("transformer", {}, 2009),
         ("salt", {"n_particles": 200, "n_classes": 2}, 3580),
         ("salt_pair", {}, 3536),
+        ("transformer_pair", {}, 2281),
     ],
 )
 def test_parameter_counts_match_the_paper(name, options, expected):

@@ -127,13 +127,16 @@ def analytic_flops(model_or_name, n_particles: int | None = None, **overrides) -
             LayerFlops("attention_value", L * 2 * n * k * d, "attention × Ṽ"),
             LayerFlops("out_proj", L * 2 * n * d * d, "Linear(d→d); bias excluded"),
         ]
-    elif name == "transformer":
+    elif name in ("transformer", "transformer_pair"):
         attn = [
             LayerFlops("qkv", L * 2 * n * d * 3 * d, "fused Linear(d→3d), no bias"),
             LayerFlops("logits", L * 2 * n * n * d, "Q·Kᵀ inside SDPA; scaling, mask, softmax excluded"),
             LayerFlops("attention_value", L * 2 * n * n * d, "attention × V inside SDPA"),
             LayerFlops("out_proj", L * 2 * n * d * d, "Linear(d→d); bias excluded"),
         ]
+        if name == "transformer_pair":  # the pair features' logs excluded, as for salt_pair
+            attn.insert(0, LayerFlops("pair_inputs", 2 * n * len(PAIR_FEATURES) * c.pair_leading * d,
+                                      "Linear(4·k→d) of each particle's pair features with the k leading particles"))
     else:
         raise NotImplementedError(f"no analytic FLOP count for model {name!r}")
     return FlopCount(name, n, before + attn + after)

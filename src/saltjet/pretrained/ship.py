@@ -21,7 +21,8 @@ from saltjet.errors import ConfigError
 from saltjet.pretrained import CARD_FILE, PRETRAINED_DIR, SUMMARY_PREFIX
 
 SHIPPED_FILES = ("config.yaml", "model.safetensors", "summary.json", "metrics.csv")
-LABELS = {"salt": "SAL-T", "salt_pair": "SAL-T-pair", "linformer": "Linformer", "transformer": "Transformer"}
+LABELS = {"salt": "SAL-T", "salt_pair": "SAL-T-pair", "linformer": "Linformer", "transformer": "Transformer",
+          "transformer_pair": "Transformer-pair"}
 
 
 def find_run(results: dict, task: str, run: str, seed: int) -> dict:
