@@ -31,16 +31,17 @@ def run(args: argparse.Namespace) -> int:
     n, f = args.n_particles, args.n_features
     x = torch.randn(args.batch, n, f).abs()
     mask = torch.arange(n).expand(args.batch, n) < torch.randint(1, n + 1, (args.batch, 1))
-    print(f"{'model':<12} {'params':>8}  output for x {tuple(x.shape)}")
+    width = max(len(name) for name in list_models())
+    print(f"{'model':<{width}} {'params':>8}  output for x {tuple(x.shape)}")
     for name in list_models():
         try:
             model = create_model(name, n_particles=n, n_features=f, n_classes=args.n_classes).eval()
         except SaltjetError as e:  # e.g. part without weaver-core: say so and list the others
-            print(f"{name:<12} {'-':>8}  {e}")
+            print(f"{name:<{width}} {'-':>8}  {e}")
             continue
         with torch.no_grad():
             out = model(x, mask)
-        print(f"{name:<12} {count_parameters(model):>8,}  {tuple(out.shape)}")
+        print(f"{name:<{width}} {count_parameters(model):>8,}  {tuple(out.shape)}")
     return 0
 
 
