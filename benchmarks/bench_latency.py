@@ -9,6 +9,9 @@ median latency per call and per jet, and SAL-T's ratio to the Transformer and to
 the ONNX node counts (as exported, and after ONNX Runtime's graph optimisation).
 --ort-options: also times SAL-T and the Transformer under each ONNX Runtime session-option set
 (optimisation level, memory arena, memory pattern, execution mode), interleaved, batch 1.
+--skeleton: in the torch backend, also times the skeleton every tagger shares (the Transformer with
+its attention replaced by the identity: scaler, embedding, norms, FFN, pooling, head, input checks)
+and prints its share of the Transformer's time: no attention, however fast, takes SAL-T below it.
 Issue 15 targets: batch 1, n=150: SAL-T <= 0.6x the Transformer in both backends and no slower than
 Linformer; batch 1, n=1024: <= 0.1x; ONNX Runtime batch 1, n=150 <= 100 us.
 Random untrained models on random kT-sorted jets (timing does not depend on the weights).
@@ -28,6 +31,21 @@ from saltjet.data.toy import random_jets
 from saltjet.models import create_model
 
 MODELS = ("salt", "linformer", "transformer")
+
+
+class NoAttention(torch.nn.Module):
+    """An attention slot that costs nothing: h (B, n, d) -> h."""
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor, bias=None) -> torch.Tensor:
+        return h
+
+
+def skeleton(n: int) -> torch.nn.Module:
+    """The Transformer tagger without attention: the layers SAL-T shares with it."""
+    model = create_model("transformer", n_particles=n).eval()
+    for block in model.blocks:
+        block.attn = NoAttention()
+    return model
 
 
 
@@ -78,6 +96,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--ort-options", action="store_true")
+    p.add_argument("--skeleton", action="store_true", help="also time the shared skeleton without attention (torch)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     ns, batches = [int(v) for v in args.n.split(",")], [int(v) for v in args.batch.split(",")]
@@ -101,6 +120,8 @@ def main() -> None:
                 for backend in backends:
                     if backend == "torch":
                         calls = {m: (lambda f: lambda: f(x, mask))(models[m]) for m in MODELS}
+                        if args.skeleton:
+                            calls["skeleton"] = (lambda f: lambda: f(x, mask))(skeleton(n))
                     else:
                         feeds = {"x": x.numpy(), "mask": mask.numpy()}
                         sessions = {m: onnx_session(paths[m], args.threads) for m in MODELS}
@@ -110,6 +131,11 @@ def main() -> None:
                     row = ", ".join(f"{m} {t[m] * 1e3:.3f} ms ({t[m] * 1e6 / batch:.1f} µs/jet)" for m in MODELS)
                     print(f"n={n} batch={batch} {backend}: {row}; SAL-T/Transformer {t['salt'] / t['transformer']:.3f}, "
                           f"SAL-T/Linformer {t['salt'] / t['linformer']:.3f}", flush=True)
+                    if "skeleton" in t:
+                        print(f"n={n} batch={batch} {backend}: shared skeleton without attention "
+                              f"{t['skeleton'] * 1e6 / batch:.1f} µs/jet = {t['skeleton'] / t['transformer']:.3f} of the "
+                              f"Transformer; SAL-T's attention {(t['salt'] - t['skeleton']) / (t['transformer'] - t['skeleton']):.2f}x "
+                              "the Transformer's", flush=True)
             if args.ort_options and paths:
                 x, mask = random_jets(1, n, seed=0)
                 feeds = {"x": x.numpy(), "mask": mask.numpy()}
