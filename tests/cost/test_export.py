@@ -83,6 +83,19 @@ def test_salt_conv_variants_export(tmp_path, mode):
         np.testing.assert_allclose(got, model(x, mask).numpy(), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("anchors", ["partitions", "leading_jet"])
+def test_salt_pair_anchor_variants_export(tmp_path, anchors):
+    """salt_pair's default (leading anchors) is in the every-model tests; its other anchors here."""
+    model = create_model("salt_pair", n_particles=N, pair_anchors=anchors, pair_mode="both", n_classes=2)
+    x, mask = random_jets(5, N)
+    x[..., 0] = x[..., 0].abs() + 0.5  # physical pT, no ties
+    model.train()(x, mask)  # fits the pair standardisation
+    model.eval()
+    got = onnx_predict(export_onnx(model, tmp_path / "v.onnx"), x, mask)
+    with torch.no_grad():
+        np.testing.assert_allclose(got, model(x, mask).numpy(), atol=1e-5, rtol=0)
+
+
 @pytest.mark.slow
 def test_dynamo_exporter_also_matches(tmp_path):
     model = create_model("salt", n_particles=N).eval()

@@ -74,6 +74,27 @@ def test_leading_anchors_are_the_highest_pt_particles():
     assert short.shape == (2, 2, 3, 4) and torch.isfinite(short).all()
 
 
+def test_leading_jet_anchors_are_the_leading_particles_then_the_jet():
+    """pair_anchors "leading_jet": anchors 0..p−2 as "leading", the last one the jet's summed 4-vector."""
+    pt = torch.tensor([[4.0, 50.0, 9.0, 20.0, 0.0]], dtype=torch.float64)
+    eta = torch.tensor([[0.1, -0.2, 0.3, 0.05, 0.7]], dtype=torch.float64)
+    phi = torch.tensor([[-0.3, 0.1, 0.2, -0.1, 1.0]], dtype=torch.float64)  # the padded slot must not count
+    mask = pt > 0
+    got = anchor_pair_features(pt, eta, phi, mask, partitions=3, block=2, anchors="leading_jet")
+    lead = anchor_pair_features(pt, eta, phi, mask, partitions=3, block=2, anchors="leading")
+    assert got.shape == (1, 5, 3, 4)
+    torch.testing.assert_close(got[:, :, :2], lead[:, :, :2], rtol=0, atol=0)
+    vectors = [_four_vector(*(float(t[0, j]) for t in (pt, eta, phi))) for j in range(4)]
+    jet = sum(vectors)
+    for i in range(4):
+        pair = vectors[i] + jet
+        m2 = pair[3] ** 2 - (pair[:3] ** 2).sum()
+        pt_jet = math.hypot(jet[0], jet[1])
+        low = min(float(pt[0, i]), pt_jet)
+        np.testing.assert_allclose(got[0, i, 2, 3].item(), math.log(m2), rtol=1e-9)
+        np.testing.assert_allclose(got[0, i, 2, 2].item(), math.log(low / (float(pt[0, i]) + pt_jet)), rtol=1e-9)
+
+
 def test_empty_partitions_give_finite_features():
     pt = torch.tensor([[30.0, 10.0, 0.0, 0.0]])
     mask = pt > 0
@@ -125,7 +146,7 @@ def test_reads_its_inputs_by_name_and_the_pair_cost_is_linear():
         assert pair[80] - pair[40] == pair[120] - pair[80] == 40 * per_n
 
 
-@pytest.mark.parametrize("anchors", ["partitions", "leading"])
+@pytest.mark.parametrize("anchors", ["partitions", "leading", "leading_jet"])
 @pytest.mark.parametrize("mode, extra", [("bias", 5 * 8 + 8 * 4), ("inputs", 17 * 16), ("both", 5 * 8 + 8 * 4 + 17 * 16)])
 def test_pair_modes_parameters_flops_and_gradients(mode, extra, anchors):
     model = create_model("salt_pair", n_particles=37, pair_mode=mode, pair_anchors=anchors)
@@ -165,7 +186,8 @@ def test_pair_features_are_standardised_on_the_first_training_batch_only():
     ({"pair_hidden": 0}, "pair_hidden must be a whole number"),
     ({"features": 7}, "features must be a feature set name"),
     ({"pair_mode": "sum"}, "unknown pair_mode 'sum'; choose from bias, inputs, both"),
-    ({"pair_anchors": "subjets"}, "unknown pair_anchors 'subjets'; choose from partitions, leading"),
+    ({"pair_anchors": "subjets"}, "unknown pair_anchors 'subjets'; choose from partitions, leading, leading_jet"),
+    ({"pair_anchors": "leading_jet", "partitions": 1}, "needs partitions ≥ 2, got 1"),
 ])
 def test_bad_options_are_one_line_config_errors(options, message):
     with pytest.raises(ConfigError, match=message):

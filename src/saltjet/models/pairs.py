@@ -3,14 +3,15 @@
 ParT (arXiv:2202.03772) adds to every attention logit an embedding of four features of the particle
 pair (i, j): ln Δ, ln kT, ln z and ln m². That costs n² pairs. Here each particle is paired with only
 p anchors, so the same four features cost n·p: linear in n, like the rest of SAL-T. The anchors are
-the p highest-pT particles of the jet ("leading", the default: close to a top jet's prongs) or each
-kT-ordered partition's summed 4-vector ("partitions", which measured no gain: `reports/salt_pair`).
+the p highest-pT particles of the jet ("leading", the default: close to a top jet's prongs), the p − 1
+highest-pT particles and the whole jet ("leading_jet"), or each kT-ordered partition's summed 4-vector
+("partitions", which measured no gain: `reports/salt_pair`).
 `AnchorPairs` embeds the features into each particle's embedding and/or into one additive bias per
 head on SAL-T's n × p logits (`saltjet.models.salt_pair`).
 
     x (B, n, F) features, mask (B, n) bool
       -> v (B, n, 4): massless (px, py, pz, E) in the jet frame from pT, η_rel, φ_rel
-      -> A (B, p, 4): the anchors (leading particles, or partition sums)
+      -> A (B, p, 4): the anchors (leading particles [and the jet], or partition sums)
       -> f (B, n, p, 4): ln Δ_ic, ln kT_ic, ln z_ic, ln m²_ic   (ParT's definitions), standardised
       -> inputs: Linear(4·p -> d) of each particle's p pairs    (B, n, d), added to its embedding
       -> bias: MLP 4 -> hidden -> H, ReLU between  (B, n, p, H) -> (B, H·p, n), row (head, anchor)
@@ -117,16 +118,27 @@ def leading_particles(v: torch.Tensor, pt: torch.Tensor, mask: torch.Tensor, k: 
     return v.gather(1, top.indices.unsqueeze(-1).expand(-1, -1, 4)), top.values > float("-inf")
 
 
-PAIR_ANCHORS = ("partitions", "leading")
+PAIR_ANCHORS = ("partitions", "leading", "leading_jet")
+
+
+def jet_sum(v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """v (B, n, 4), mask (B, n) -> the jet's 4-vector (B, 1, 4): the sum over its real particles."""
+    return torch.where(mask.unsqueeze(-1), v, 0.0).sum(dim=1, keepdim=True)
 
 
 def anchor_pair_features(pt, eta, phi, mask, partitions: int, block: int, anchors: str = "partitions") -> torch.Tensor:
     """Particle i (pT, η, φ, each (B, n)) against anchor c -> (B, n, p, 4): ln Δ, ln kT, ln z, ln m²
     (module docstring). mask (B, n) bool. anchors "partitions": partition c's summed 4-vector;
-    "leading": the c-th highest-pT particle (p anchors either way, so the cost is n·p)."""
+    "leading": the c-th highest-pT particle; "leading_jet": the p − 1 highest-pT particles, then the
+    whole jet's summed 4-vector (whose pair mass with particle i carries the jet mass, the floor's
+    strongest observable). p anchors in every case, so the cost is n·p."""
     v = massless_four_vectors(pt, eta, phi)  # (B, n, 4)
     if anchors == "leading":
         total, occupied = leading_particles(v, pt, mask, partitions)
+    elif anchors == "leading_jet":
+        lead, occupied = leading_particles(v, pt, mask, partitions - 1)
+        total = torch.cat([lead, jet_sum(v, mask)], dim=1)  # (B, p, 4); a jet has a real particle
+        occupied = torch.cat([occupied, torch.ones_like(occupied[:, :1])], dim=1)
     else:
         total, occupied = partition_sums(v, mask, partitions, block)
     fixed = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=v.dtype, device=v.device)

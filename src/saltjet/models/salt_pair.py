@@ -5,8 +5,9 @@ particles: n² pairs. Here each particle is paired with p anchors only, n·p pai
 rest of SAL-T (`saltjet.models.pairs`). The default anchors are the jet's p highest-pT particles
 (`pair_anchors: leading`), and each particle's p pair-feature vectors are embedded and added to its
 embedding (`pair_mode: inputs`): +2.4 points over SAL-T on top vs QCD (`reports/salt_pair_lead`).
-The other options are each kT-ordered partition's summed 4-vector as anchors (`partitions`, no gain
-measured: `reports/salt_pair`) and a bias (B, H·p, n) on the logits of every block, after the logit
+The other options are the p − 1 leading particles plus the whole jet as anchors (`leading_jet`: the
+pair mass with the jet carries the jet mass), each kT-ordered partition's summed 4-vector as anchors
+(`partitions`, no gain measured: `reports/salt_pair`) and a bias (B, H·p, n) on the logits of every block, after the logit
 convolution, as ParT shares one pair embedding across blocks (`bias`, or `both`).
 
     x (B, n, F), mask (B, n)
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
+from saltjet.errors import ConfigError
 from saltjet.models.pairs import PAIR_ANCHORS, PAIR_MODES, MomentumColumns, AnchorPairs, feature_names
 from saltjet.models.registry import register_model
 from saltjet.models.salt import SALT, SALTConfig
@@ -39,8 +41,8 @@ class SALTPairConfig(SALTConfig):
     giving pT (pt or log_pt), eta_rel and phi_rel; pair_hidden, the width of the bias embedding;
     pair_mode, where the pair features go: "bias" (the logits), "inputs" (each particle's
     embedding) or "both" (`saltjet.models.pairs.AnchorPairs`); pair_anchors, what each particle
-    is paired with: "partitions" (each partition's summed 4-vector) or "leading" (the p highest-pT
-    particles of the jet)."""
+    is paired with: "partitions" (each partition's summed 4-vector), "leading" (the p highest-pT
+    particles of the jet) or "leading_jet" (the p − 1 highest-pT particles and the whole jet)."""
 
     features: tuple[str, ...] = ("pt", "eta_rel", "phi_rel")
     pair_hidden: int = 8
@@ -52,6 +54,9 @@ class SALTPairConfig(SALTConfig):
         self.pair_hidden = whole_number(self.pair_hidden, "pair_hidden")
         self.pair_mode = choice(self.pair_mode, PAIR_MODES, "pair_mode")
         self.pair_anchors = choice(self.pair_anchors, PAIR_ANCHORS, "pair_anchors")
+        if self.pair_anchors == "leading_jet" and self.partitions < 2:
+            raise ConfigError(f"pair_anchors leading_jet pairs with p − 1 leading particles and the jet: "
+                              f"it needs partitions ≥ 2, got {self.partitions}")
         self.features = tuple(feature_names(self.features))
         MomentumColumns(self.features, "salt_pair")  # refuses features without pT, η_rel, φ_rel
 
