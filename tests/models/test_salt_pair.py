@@ -139,7 +139,7 @@ def test_zeroed_pair_layers_give_salt_exactly(mode):
 def test_reads_its_inputs_by_name_and_the_pair_cost_is_linear():
     model = create_model("salt_pair", n_features=6, features="log", n_classes=2)
     assert model.config.features == tuple(LOG)
-    assert (model.config.pair_mode, model.config.pair_anchors) == ("inputs", "leading")  # the measured best
+    assert (model.config.pair_mode, model.config.pair_anchors) == ("inputs", "leading_jet")  # the measured best
     assert count_parameters(model) == count_parameters(create_model("salt", n_features=6, n_classes=2)) + 17 * 16
     for mode, layer, per_n in [("bias", "pair_bias", 2 * 4 * (4 + 4) * 8), ("inputs", "pair_inputs", 2 * 4 * 4 * 16)]:
         pair = {n: analytic_flops("salt_pair", n_particles=n, pair_mode=mode).by_layer()[layer] for n in (40, 80, 120)}

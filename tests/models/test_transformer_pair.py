@@ -39,11 +39,11 @@ def test_zero_pair_term_is_the_transformer():
         assert torch.equal(pair(x, mask), plain(x, mask))
 
 
-def test_pair_term_is_salt_pairs_default():
+def test_pair_term_is_salt_pairs_with_leading_anchors():
     """The same pair weights give the same pair term in both models (leading anchors, inputs)."""
     torch.manual_seed(1)
     tp = create_model("transformer_pair", n_features=6, features=LOG).eval()
-    sp = create_model("salt_pair", n_features=6, features=LOG).eval()
+    sp = create_model("salt_pair", n_features=6, features=LOG, pair_anchors="leading").eval()
     sp.pairs.load_state_dict(tp.pairs.state_dict())
     x, mask = _jets()
     x = x.masked_fill(~mask.unsqueeze(-1), 0.0)

@@ -3,9 +3,10 @@
 ParT (arXiv:2202.03772) adds to every attention logit an embedding of four features of the particle
 pair (i, j): ln Δ, ln kT, ln z and ln m². That costs n² pairs. Here each particle is paired with only
 p anchors, so the same four features cost n·p: linear in n, like the rest of SAL-T. The anchors are
-the p highest-pT particles of the jet ("leading", the default: close to a top jet's prongs), the p − 1
-highest-pT particles and the whole jet ("leading_jet"), or each kT-ordered partition's summed 4-vector
-("partitions", which measured no gain: `reports/salt_pair`).
+the p highest-pT particles of the jet ("leading": close to a top jet's prongs), the p − 1 highest-pT
+particles and the whole jet ("leading_jet", `salt_pair`'s default: the pair mass with the jet carries
+the jet mass), or each kT-ordered partition's summed 4-vector ("partitions", which measured no gain:
+`reports/salt_pair`).
 `AnchorPairs` embeds the features into each particle's embedding and/or into one additive bias per
 head on SAL-T's n × p logits (`saltjet.models.salt_pair`).
 

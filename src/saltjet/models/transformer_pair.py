@@ -3,7 +3,8 @@
 `salt_pair` adds to each particle's embedding its pair features (ln Δ, ln kT, ln z, ln m²) with the
 jet's p highest-pT particles (`saltjet.models.pairs`). Whether that gain is SAL-T's or the inputs'
 is only answered by giving the full Transformer the same inputs: this model is that control, the
-Transformer with exactly `salt_pair`'s default pair path (leading anchors, `pair_mode: inputs`).
+Transformer with exactly `salt_pair`'s pair path with leading anchors (`pair_anchors: leading`,
+`pair_mode: inputs`; `salt_pair`'s default has since become `leading_jet`).
 
     x (B, n, F), mask (B, n)
       -> AnchorPairs.features(x, mask)               (B, n, k, 4), standardised, once
