@@ -53,6 +53,24 @@ def test_pair_term_is_salt_pairs_with_leading_anchors():
     assert torch.equal(a, b)
 
 
+def test_leading_jet_anchors_are_salt_pairs():
+    """pair_anchors leading_jet: the same pair term as salt_pair's default for the same weights."""
+    torch.manual_seed(2)
+    tp = create_model("transformer_pair", n_features=6, features=LOG, pair_anchors="leading_jet").eval()
+    sp = create_model("salt_pair", n_features=6, features=LOG).eval()
+    assert sp.config.pair_anchors == "leading_jet"
+    sp.pairs.load_state_dict(tp.pairs.state_dict())
+    x, mask = _jets()
+    x = x.masked_fill(~mask.unsqueeze(-1), 0.0)
+    with torch.no_grad():
+        a = tp.pairs.inputs(tp.pairs.features(x, mask))
+        b = sp.pairs.inputs(sp.pairs.features(x, mask))
+        lead = create_model("transformer_pair", n_features=6, features=LOG).eval()
+        lead.pairs.load_state_dict(tp.pairs.state_dict())
+        c = lead.pairs.inputs(lead.pairs.features(x, mask))
+    assert torch.equal(a, b) and not torch.allclose(a, c)
+
+
 def test_parameters_and_flops():
     """2,009 (Transformer) + (4·k + 1)·d for the pair inputs; FLOPs add 2·n·4·k·d."""
     assert count_parameters(create_model("transformer_pair")) == 2009 + 17 * 16
@@ -78,6 +96,8 @@ def test_any_length_and_fewer_particles_than_anchors():
     ({"pair_leading": 2.5}, "pair_leading"),
     ({"features": ["pt", "eta_rel"], "n_features": 2}, "phi_rel"),
     ({"features": "log"}, "n_features=3"),
+    ({"pair_anchors": "partitions"}, "unknown pair_anchors 'partitions'; choose from leading, leading_jet"),
+    ({"pair_anchors": "leading_jet", "pair_leading": 1}, "needs pair_leading ≥ 2, got 1"),
 ])
 def test_bad_options_are_one_line_errors(options, match):
     with pytest.raises(ConfigError, match=match):

@@ -12,7 +12,8 @@ Transformer with exactly `salt_pair`'s pair path with leading anchors (`pair_anc
       -> n_layers × EncoderBlock(full attention)     (B, n, d)
       -> masked max pool -> head                     (B, out)
 
-k = `pair_leading` anchors (default 4, SAL-T's p). The model reads its inputs by name (`features`,
+k = `pair_leading` anchors (default 4, SAL-T's p): the k highest-pT particles (`pair_anchors: leading`,
+the default), or the k − 1 highest-pT particles and the whole jet (`leading_jet`, `salt_pair`'s default). The model reads its inputs by name (`features`,
 filled from the data by training), as `salt_pair` and `part` do. Default config at n=150, 3 features,
 5 classes: the Transformer's 2,009 parameters + (4·4 + 1)·16 = 272 for the pair inputs = 2,281.
 """
@@ -25,22 +26,33 @@ import torch
 
 from saltjet.models.pairs import AnchorPairs, MomentumColumns, feature_names
 from saltjet.models.registry import register_model
-from saltjet.models.tagger import whole_number
+from saltjet.errors import ConfigError
+from saltjet.models.tagger import choice, whole_number
 from saltjet.models.transformer import Transformer, TransformerConfig
+
+
+TRANSFORMER_PAIR_ANCHORS = ("leading", "leading_jet")  # salt_pair's "partitions" need SAL-T's partitions
 
 
 @dataclass
 class TransformerPairConfig(TransformerConfig):
     """The Transformer's options plus: features, the F input features' names (or a set name such as
-    "log") giving pT (pt or log_pt), eta_rel and phi_rel; pair_leading, how many of the jet's
-    highest-pT particles each particle is paired with."""
+    "log") giving pT (pt or log_pt), eta_rel and phi_rel; pair_leading, the number k of anchors;
+    pair_anchors, what they are: "leading" (the k highest-pT particles; the default, which runs
+    saved before this option existed were trained with) or "leading_jet" (the k − 1 highest-pT
+    particles and the whole jet, `salt_pair`'s default)."""
 
     features: tuple[str, ...] = ("pt", "eta_rel", "phi_rel")
     pair_leading: int = 4
+    pair_anchors: str = "leading"
 
     def __post_init__(self):
         super().__post_init__()
         self.pair_leading = whole_number(self.pair_leading, "pair_leading")
+        self.pair_anchors = choice(self.pair_anchors, TRANSFORMER_PAIR_ANCHORS, "pair_anchors")
+        if self.pair_anchors == "leading_jet" and self.pair_leading < 2:
+            raise ConfigError(f"pair_anchors leading_jet pairs with k − 1 leading particles and the jet: "
+                              f"it needs pair_leading ≥ 2, got {self.pair_leading}")
         self.features = tuple(feature_names(self.features))
         MomentumColumns(self.features, "transformer_pair")  # refuses features without pT, η_rel, φ_rel
 
@@ -54,7 +66,7 @@ class TransformerPair(Transformer):
         c = config
         # block is only read by partition anchors; the pair path is salt_pair's default, bias-free
         self.pairs = AnchorPairs(MomentumColumns(c.features, "transformer_pair", c.n_features), c.pair_leading, 1,
-                                 c.n_heads, c.d_model, 1, "inputs", "leading")
+                                 c.n_heads, c.d_model, 1, "inputs", c.pair_anchors)
 
     def encode_zeroed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x (B, n, F) raw features, padded slots zeroed; mask (B, n) -> (B, n, d)."""

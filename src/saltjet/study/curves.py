@@ -136,7 +136,10 @@ def learning_curve_figures(results: dict, out: Path) -> list[Path]:
             low = min(float(np.min(100 * a["val_accuracy"][min(4, len(a["epoch"]) - 1):]))
                       for runs in by_model.values() for a in runs)
             axes[0].set_ylim(bottom=low - 1)
-            axes[0].legend(fontsize="small", frameon=True, loc="best")
+            # one legend below the panels: inside one, it hid the curves of the first epochs
+            handles, labels = axes[0].get_legend_handles_labels()
+            fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 5), fontsize="small",
+                       frameon=False)
             fig.suptitle(f"{task}: learning curves against training budget", fontsize="medium")
             plots.stamp(axes[1], results.get("data"), loc="lower right")
             paths += plots.save_figure(fig, out / "figures" / f"curves_{task}")
