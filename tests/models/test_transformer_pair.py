@@ -39,17 +39,24 @@ def test_zero_pair_term_is_the_transformer():
         assert torch.equal(pair(x, mask), plain(x, mask))
 
 
+def _pair_terms(reference, *models):
+    """Each model's pair term (B, n, d) on the same jets, with `reference`'s pair weights."""
+    x, mask = _jets()
+    x = x.masked_fill(~mask.unsqueeze(-1), 0.0)
+    terms = []
+    with torch.no_grad():
+        for model in (reference, *models):
+            model.pairs.load_state_dict(reference.pairs.state_dict())
+            terms.append(model.pairs.inputs(model.pairs.features(x, mask)))
+    return terms
+
+
 def test_pair_term_is_salt_pairs_with_leading_anchors():
     """The same pair weights give the same pair term in both models (leading anchors, inputs)."""
     torch.manual_seed(1)
     tp = create_model("transformer_pair", n_features=6, features=LOG).eval()
     sp = create_model("salt_pair", n_features=6, features=LOG, pair_anchors="leading").eval()
-    sp.pairs.load_state_dict(tp.pairs.state_dict())
-    x, mask = _jets()
-    x = x.masked_fill(~mask.unsqueeze(-1), 0.0)
-    with torch.no_grad():
-        a = tp.pairs.inputs(tp.pairs.features(x, mask))
-        b = sp.pairs.inputs(sp.pairs.features(x, mask))
+    a, b = _pair_terms(tp, sp)
     assert torch.equal(a, b)
 
 
@@ -59,15 +66,7 @@ def test_leading_jet_anchors_are_salt_pairs():
     tp = create_model("transformer_pair", n_features=6, features=LOG, pair_anchors="leading_jet").eval()
     sp = create_model("salt_pair", n_features=6, features=LOG).eval()
     assert sp.config.pair_anchors == "leading_jet"
-    sp.pairs.load_state_dict(tp.pairs.state_dict())
-    x, mask = _jets()
-    x = x.masked_fill(~mask.unsqueeze(-1), 0.0)
-    with torch.no_grad():
-        a = tp.pairs.inputs(tp.pairs.features(x, mask))
-        b = sp.pairs.inputs(sp.pairs.features(x, mask))
-        lead = create_model("transformer_pair", n_features=6, features=LOG).eval()
-        lead.pairs.load_state_dict(tp.pairs.state_dict())
-        c = lead.pairs.inputs(lead.pairs.features(x, mask))
+    a, b, c = _pair_terms(tp, sp, create_model("transformer_pair", n_features=6, features=LOG).eval())
     assert torch.equal(a, b) and not torch.allclose(a, c)
 
 

@@ -35,6 +35,7 @@ from saltjet.data.feature_module import wrap_phi
 from saltjet.data.features import expand_features
 from saltjet.errors import ConfigError
 from saltjet.models.layers import is_tracing
+from saltjet.models.tagger import choice
 
 PAIR_EPS = 1e-8  # floor of the logarithms' arguments (weaver's `eps`)
 PAIR_FEATURES = ("ln_delta", "ln_kt", "ln_z", "ln_m2")
@@ -47,6 +48,20 @@ def feature_names(features) -> list[str]:
     if isinstance(features, str) and features:
         return expand_features(features)
     raise ConfigError(f"features must be a feature set name or a list of feature names, got {features!r}")
+
+
+def check_pair_options(features, anchors, count: int, count_name: str, model: str,
+                       choices: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], str]:
+    """The checked (feature names, anchors) of a pair model's config; `ConfigError` in one line for an
+    unknown anchor set, "leading_jet" with fewer than 2 anchors (`count`, the option `count_name`),
+    or features without pT, η_rel and φ_rel. choices: the allowed anchor sets (default all)."""
+    anchors = choice(anchors, choices or PAIR_ANCHORS, "pair_anchors")
+    if anchors == "leading_jet" and count < 2:
+        raise ConfigError(f"pair_anchors leading_jet pairs with {count_name} − 1 leading particles and the jet: "
+                          f"it needs {count_name} ≥ 2, got {count}")
+    names = tuple(feature_names(features))
+    MomentumColumns(names, model)
+    return names, anchors
 
 
 class MomentumColumns:

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from saltjet.errors import ConfigError
-from saltjet.models.pairs import PAIR_ANCHORS, PAIR_MODES, MomentumColumns, AnchorPairs, feature_names
+from saltjet.models.pairs import PAIR_MODES, AnchorPairs, MomentumColumns, check_pair_options
 from saltjet.models.registry import register_model
 from saltjet.models.salt import SALT, SALTConfig
 from saltjet.models.tagger import choice, whole_number
@@ -55,12 +54,8 @@ class SALTPairConfig(SALTConfig):
         super().__post_init__()
         self.pair_hidden = whole_number(self.pair_hidden, "pair_hidden")
         self.pair_mode = choice(self.pair_mode, PAIR_MODES, "pair_mode")
-        self.pair_anchors = choice(self.pair_anchors, PAIR_ANCHORS, "pair_anchors")
-        if self.pair_anchors == "leading_jet" and self.partitions < 2:
-            raise ConfigError(f"pair_anchors leading_jet pairs with p − 1 leading particles and the jet: "
-                              f"it needs partitions ≥ 2, got {self.partitions}")
-        self.features = tuple(feature_names(self.features))
-        MomentumColumns(self.features, "salt_pair")  # refuses features without pT, η_rel, φ_rel
+        self.features, self.pair_anchors = check_pair_options(self.features, self.pair_anchors, self.partitions,
+                                                              "partitions", "salt_pair")
 
 
 @register_model("salt_pair", SALTPairConfig)

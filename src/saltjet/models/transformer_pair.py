@@ -24,10 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
-from saltjet.models.pairs import AnchorPairs, MomentumColumns, feature_names
+from saltjet.models.pairs import AnchorPairs, MomentumColumns, check_pair_options
 from saltjet.models.registry import register_model
-from saltjet.errors import ConfigError
-from saltjet.models.tagger import choice, whole_number
+from saltjet.models.tagger import whole_number
 from saltjet.models.transformer import Transformer, TransformerConfig
 
 
@@ -49,12 +48,9 @@ class TransformerPairConfig(TransformerConfig):
     def __post_init__(self):
         super().__post_init__()
         self.pair_leading = whole_number(self.pair_leading, "pair_leading")
-        self.pair_anchors = choice(self.pair_anchors, TRANSFORMER_PAIR_ANCHORS, "pair_anchors")
-        if self.pair_anchors == "leading_jet" and self.pair_leading < 2:
-            raise ConfigError(f"pair_anchors leading_jet pairs with k − 1 leading particles and the jet: "
-                              f"it needs pair_leading ≥ 2, got {self.pair_leading}")
-        self.features = tuple(feature_names(self.features))
-        MomentumColumns(self.features, "transformer_pair")  # refuses features without pT, η_rel, φ_rel
+        self.features, self.pair_anchors = check_pair_options(self.features, self.pair_anchors, self.pair_leading,
+                                                              "pair_leading", "transformer_pair",
+                                                              TRANSFORMER_PAIR_ANCHORS)
 
 
 @register_model("transformer_pair", TransformerPairConfig)
@@ -64,7 +60,7 @@ class TransformerPair(Transformer):
     def __init__(self, config: TransformerPairConfig):
         super().__init__(config)
         c = config
-        # block is only read by partition anchors; the pair path is salt_pair's default, bias-free
+        # block is only read by partition anchors; the pairs enter the embedding only (no logit bias)
         self.pairs = AnchorPairs(MomentumColumns(c.features, "transformer_pair", c.n_features), c.pair_leading, 1,
                                  c.n_heads, c.d_model, 1, "inputs", c.pair_anchors)
 
