@@ -110,6 +110,7 @@ def main() -> None:
                 models[name] = create_model(name, n_particles=n).eval()
                 if "onnxruntime" in backends:
                     paths[name] = export_onnx(models[name], Path(tmp) / f"{name}_{n}.onnx")
+            base = skeleton(n) if args.skeleton else None
             if paths:
                 counts = {name: node_counts(paths[name], args.threads) for name in MODELS}
                 print(f"n={n} ONNX nodes (file / after ORT optimisation): "
@@ -120,8 +121,8 @@ def main() -> None:
                 for backend in backends:
                     if backend == "torch":
                         calls = {m: (lambda f: lambda: f(x, mask))(models[m]) for m in MODELS}
-                        if args.skeleton:
-                            calls["skeleton"] = (lambda f: lambda: f(x, mask))(skeleton(n))
+                        if base is not None:
+                            calls["skeleton"] = lambda: base(x, mask)
                     else:
                         feeds = {"x": x.numpy(), "mask": mask.numpy()}
                         sessions = {m: onnx_session(paths[m], args.threads) for m in MODELS}

@@ -66,8 +66,8 @@ class SALTPair(SALT):
         super().__init__(config)
         c = config
         block = self.blocks[0].attn.block
-        self.pairs = AnchorPairs(MomentumColumns(c.features, "salt_pair", c.n_features), c.partitions, block, c.n_heads,
-                                    c.d_model, c.pair_hidden, c.pair_mode, c.pair_anchors)
+        self.pairs = AnchorPairs(MomentumColumns(c.features, "salt_pair", c.n_features), c.partitions, block,
+                                 c.n_heads, c.d_model, c.pair_hidden, c.pair_mode, c.pair_anchors)
 
     def encode_zeroed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x (B, n, F) raw features, padded slots zeroed; mask (B, n) -> (B, n, d)."""

@@ -12,10 +12,11 @@ Transformer with exactly `salt_pair`'s pair path with leading anchors (`pair_anc
       -> n_layers × EncoderBlock(full attention)     (B, n, d)
       -> masked max pool -> head                     (B, out)
 
-k = `pair_leading` anchors (default 4, SAL-T's p): the k highest-pT particles (`pair_anchors: leading`,
-the default), or the k − 1 highest-pT particles and the whole jet (`leading_jet`, `salt_pair`'s default). The model reads its inputs by name (`features`,
-filled from the data by training), as `salt_pair` and `part` do. Default config at n=150, 3 features,
-5 classes: the Transformer's 2,009 parameters + (4·4 + 1)·16 = 272 for the pair inputs = 2,281.
+k = `pair_leading` anchors (default 4, SAL-T's p): the k highest-pT particles (`pair_anchors:
+leading`, the default), or the k − 1 highest-pT particles and the whole jet (`leading_jet`,
+`salt_pair`'s default). The model reads its inputs by name (`features`, filled from the data by
+training), as `salt_pair` and `part` do. Default config at n=150, 3 features, 5 classes: the
+Transformer's 2,009 parameters + (4·4 + 1)·16 = 272 for the pair inputs = 2,281.
 """
 
 from __future__ import annotations
